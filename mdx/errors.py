@@ -1,0 +1,92 @@
+"""The one exception tree of mdx.
+
+Every error mdx raises on purpose is an ``MdxError``. The tree::
+
+    MdxError
+    ├── ConfigError                 bad settings, unknown source or option
+    │   └── InvalidTimeframe        "7q" is not a ccxt timeframe (also a ValueError)
+    ├── DataError                   bad market data (also a ValueError)
+    │   ├── MalformedFrame          a frame that cannot be parsed or lacks fields
+    │   ├── InvalidValue            NaN / negative / non-numeric price or amount
+    │   ├── CaptureError            an unreadable or truncated capture file
+    │   └── BookError               order-book integrity problems
+    │       ├── BookOutOfSync       a delta arrived with a sequence gap or before any snapshot
+    │       └── CrossedBook         best bid >= best ask after an update
+    └── SourceError                 a market-data source failed
+        ├── SourceUnavailable       network trouble; retryable with backoff
+        └── UnknownSymbol           the exchange does not list the symbol
+
+Pipelines never stop on a ``DataError``: they count it as a rejection (see ``mdx.stats.Rejections``)
+and keep going. Callers who want the strict behaviour use the functions that raise.
+"""
+
+from __future__ import annotations
+
+
+class MdxError(Exception):
+    """Base of every error mdx raises on purpose."""
+
+
+class ConfigError(MdxError):
+    """Settings or arguments that mdx cannot act on."""
+
+
+class InvalidTimeframe(ConfigError, ValueError):
+    """A timeframe string that is not a ccxt timeframe such as ``1s``, ``1m``, ``4h``, ``1d``."""
+
+
+class DataError(MdxError, ValueError):
+    """Market data that is malformed or impossible."""
+
+
+class MalformedFrame(DataError):
+    """A raw frame that cannot be parsed or lacks required fields."""
+
+
+class InvalidValue(DataError):
+    """A numeric field that is NaN, infinite, negative or not a number."""
+
+
+class CaptureError(DataError):
+    """A capture or recording file that cannot be read (missing, truncated, wrong format)."""
+
+
+class BookError(DataError):
+    """An order-book integrity problem."""
+
+
+class BookOutOfSync(BookError):
+    """A delta that does not chain onto the book (gap, or no snapshot yet)."""
+
+
+class CrossedBook(BookError):
+    """Best bid at or above best ask."""
+
+
+class SourceError(MdxError):
+    """A market-data source failed."""
+
+
+class SourceUnavailable(SourceError):
+    """A network failure; the source retries with exponential, jittered backoff."""
+
+
+class UnknownSymbol(SourceError):
+    """The exchange does not list this symbol."""
+
+
+__all__ = [
+    "BookError",
+    "BookOutOfSync",
+    "CaptureError",
+    "ConfigError",
+    "CrossedBook",
+    "DataError",
+    "InvalidTimeframe",
+    "InvalidValue",
+    "MalformedFrame",
+    "MdxError",
+    "SourceError",
+    "SourceUnavailable",
+    "UnknownSymbol",
+]

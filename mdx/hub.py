@@ -1,0 +1,83 @@
+"""Topic pub/sub on one event loop.
+
+Topics are dotted strings: ``trades.{exchange}.{symbol}``, ``book.{exchange}.{symbol}``,
+``quotes.{exchange}.{symbol}``, ``bars.{exchange}.{symbol}.{timeframe}``, ``alerts``.
+A subscription is an exact topic or a prefix ending in ``*`` (``trades.*``, ``*``).
+Handlers are plain callables run synchronously in publish order; a handler that raises is logged,
+counted and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .events import Bar, BookDelta, BookSnapshot, Quote, Trade
+
+log = logging.getLogger("mdx.hub")
+
+Handler = Callable[[str, Any], None]
+
+
+def topic_for(event: Any) -> str:
+    """The hub topic an event is published on."""
+    if isinstance(event, Trade):
+        return f"trades.{event.exchange}.{event.symbol}"
+    if isinstance(event, BookSnapshot | BookDelta):
+        return f"book.{event.exchange}.{event.symbol}"
+    if isinstance(event, Quote):
+        return f"quotes.{event.exchange}.{event.symbol}"
+    if isinstance(event, Bar):
+        return f"bars.{event.exchange}.{event.symbol}.{event.timeframe}"
+    return f"other.{type(event).__name__}"
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._exact: dict[str, list[Handler]] = {}
+        self._prefix: list[tuple[str, Handler]] = []
+        self._resolved: dict[str, tuple[Handler, ...]] = {}
+        self.handler_errors = 0
+
+    def subscribe(self, pattern: str, handler: Handler) -> Callable[[], None]:
+        """Subscribe ``handler(topic, message)``; returns a function that unsubscribes it."""
+        if pattern.endswith("*"):
+            entry = (pattern[:-1], handler)
+            self._prefix.append(entry)
+
+            def unsubscribe() -> None:
+                if entry in self._prefix:
+                    self._prefix.remove(entry)
+                self._resolved.clear()
+
+        else:
+            self._exact.setdefault(pattern, []).append(handler)
+
+            def unsubscribe() -> None:
+                handlers = self._exact.get(pattern, [])
+                if handler in handlers:
+                    handlers.remove(handler)
+                self._resolved.clear()
+
+        self._resolved.clear()
+        return unsubscribe
+
+    def _handlers(self, topic: str) -> tuple[Handler, ...]:
+        handlers = self._resolved.get(topic)
+        if handlers is None:
+            found = list(self._exact.get(topic, ()))
+            found += [h for prefix, h in self._prefix if topic.startswith(prefix)]
+            handlers = self._resolved[topic] = tuple(found)
+        return handlers
+
+    def publish(self, topic: str, message: Any) -> None:
+        for handler in self._handlers(topic):
+            try:
+                handler(topic, message)
+            except Exception:  # a broken consumer must not stop the feed; it is logged and counted
+                self.handler_errors += 1
+                log.exception("handler %r failed on topic %s", handler, topic)
+
+
+__all__ = ["Handler", "Hub", "topic_for"]

@@ -1,0 +1,65 @@
+"""What a market-data source is, and pacing of offline sources.
+
+A source yields normalized events (``mdx.events``). Offline sources (the simulator, replay) also
+offer ``iter_events`` so the session can run them synchronously as fast as possible; the session
+paces them against a clock for real-time x ``speed`` playback. Bad input is counted on the
+``Rejections`` the session passes in, never raised out of the iterator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Protocol, runtime_checkable
+
+from ..clock import Clock
+from ..events import Event
+from ..stats import Rejections
+
+
+@runtime_checkable
+class Source(Protocol):
+    name: str
+    exchange: str
+    symbols: tuple[str, ...]
+
+    def stream(self, clock: Clock, rejections: Rejections) -> AsyncIterator[Event]:
+        """Events as they arrive (live) or paced (offline)."""
+        ...
+
+
+@runtime_checkable
+class OfflineSource(Source, Protocol):
+    def iter_events(self, rejections: Rejections) -> Iterator[Event]:
+        """Every event in event-time order, as fast as possible (may be endless for the simulator)."""
+        ...
+
+
+async def paced(
+    events: Iterable[Event], clock: Clock, speed: float, *, yield_every: int = 256
+) -> AsyncIterator[Event]:
+    """Play ``events`` at real time x ``speed`` against ``clock`` (``speed <= 0`` or ``inf``: no waiting).
+
+    Pacing follows the receive time of the events, which is monotone in captures and recordings.
+    Control goes back to the loop at least every ``yield_every`` events so other tasks keep running.
+    """
+    unpaced = speed <= 0 or speed == float("inf")
+    origin_event: int | None = None
+    origin_clock = clock.now_ns()
+    count = 0
+    for event in events:
+        count += 1
+        if not unpaced:
+            if origin_event is None:
+                origin_event = event.ts_recv
+            due = origin_clock + int((event.ts_recv - origin_event) / speed)
+            if due > clock.now_ns():
+                await clock.sleep_until(due)
+                count = 0
+        if count >= yield_every:
+            count = 0
+            await asyncio.sleep(0)
+        yield event
+
+
+__all__ = ["OfflineSource", "Source", "paced"]

@@ -1,0 +1,38 @@
+"""Counters the pipeline keeps about itself: rejected input by reason, messages by kind."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from .errors import DataError
+
+log = logging.getLogger("mdx")
+
+
+class Rejections:
+    """Counts bad input by reason instead of stopping the pipeline. The first few of each reason
+    are logged as warnings (with the specific message); later ones are only counted."""
+
+    def __init__(self, log_first: int = 3) -> None:
+        self.by_reason: Counter[str] = Counter()
+        self.last_message: dict[str, str] = {}
+        self._log_first = log_first
+
+    def add(self, error: DataError | str, detail: str = "") -> None:
+        reason = type(error).__name__ if isinstance(error, DataError) else str(error)
+        message = str(error) if isinstance(error, DataError) else detail
+        self.by_reason[reason] += 1
+        self.last_message[reason] = message
+        if self.by_reason[reason] <= self._log_first:
+            log.warning("rejected (%s): %s", reason, message)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_reason.values())
+
+    def __repr__(self) -> str:
+        return f"Rejections({dict(self.by_reason)})"
+
+
+__all__ = ["Rejections"]

@@ -1,0 +1,26 @@
+"""Shared fixtures. Recorded exchange data is used by path from ../shared/data (never copied here)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("MDX_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def require(path: Path, why: str = "") -> Path:
+    """Return ``path``; skip the test locally when it is missing, fail when ``CI`` is set."""
+    if path.exists():
+        return path
+    message = f"{path} is missing{': ' + why if why else ''} (recorded data lives in ../shared/data)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    return require(SHARED_DATA)
