@@ -1,0 +1,150 @@
+"""The ``mdx`` command: monitor, record, replay."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from .config import DEFAULT_SYMBOLS, Settings
+from .errors import MdxError
+
+EPILOG = """\
+sources:
+  sim                 the embedded, seeded market simulator (default; needs no network)
+  replay:PATH[,PATH]  Binance captures (gzip '<recv_ns> <json>' lines) or mdx recordings
+  EXCHANGE            a ccxt exchange id such as binance (live; coming with the live-exchange work)
+
+examples:
+  mdx monitor                                  serve the live dashboard on http://localhost:8866
+  mdx monitor --source replay:../shared/data/binance-spot-l2-trades/btcusdt_20240808.gz --symbols BTC/USDT
+  mdx record --seconds 60 --out sim.mdx.jsonl.gz   record 60 s of simulated market data
+  mdx replay sim.mdx.jsonl.gz --timeframe 1m       replay a recording or capture and summarize it
+"""
+
+
+def _symbols(value: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in value.split(",") if s.strip())
+
+
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", default="sim", help="sim | replay:PATH[,PATH] | EXCHANGE (default: sim)")
+    parser.add_argument("--exchange", default="", help="exchange name shown for the source (optional)")
+    parser.add_argument(
+        "--symbols",
+        type=_symbols,
+        default=DEFAULT_SYMBOLS,
+        help="comma-separated unified symbols (default: %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, default=7, help="simulator seed (default: 7)")
+    parser.add_argument("--speed", type=float, default=1.0, help="playback speed x real time (default: 1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mdx",
+        description="mdx: watch and study crypto markets in Jupyter — live books, trades, bars, indicators.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    monitor = commands.add_parser("monitor", help="serve the live monitor dashboard with Voilà")
+    _add_source_options(monitor)
+    monitor.add_argument("--port", type=int, default=8866, help="port to serve on (default: 8866)")
+    monitor.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    monitor.add_argument("--preheat", action="store_true", help="keep preheated kernels for instant first render")
+
+    record = commands.add_parser("record", help="record normalized events from a source to a file")
+    _add_source_options(record)
+    record.add_argument("--out", required=True, help="output file (.mdx.jsonl.gz)")
+    record.add_argument("--seconds", type=float, default=60.0, help="event-time seconds to record (default: 60)")
+    record.add_argument(
+        "--realtime", action="store_true", help="pace offline sources in real time (default: as fast as possible)"
+    )
+
+    replay = commands.add_parser("replay", help="replay captures or recordings and print a summary")
+    replay.add_argument("paths", nargs="+", help="Binance capture files or mdx recordings")
+    replay.add_argument("--timeframe", default="1m", help="bar timeframe to build (default: 1m)")
+    replay.add_argument("--bars", type=int, default=5, help="how many of the last bars to print (default: 5)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(
+        source=args.source, exchange=args.exchange, symbols=args.symbols, speed=args.speed, seed=args.seed
+    )
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from .serve import serve_monitor
+
+    return serve_monitor(_settings(args), port=args.port, open_browser=not args.no_browser, preheat=args.preheat)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from .recording import RecordingWriter
+    from .sources import OfflineSource, make_source
+    from .stats import Rejections
+
+    source = make_source(_settings(args))
+    if not isinstance(source, OfflineSource) or args.realtime:
+        raise MdxError("live and real-time recording arrive with the live-exchange work; use an offline source")
+    rejections = Rejections()
+    written = 0
+    end_ns: int | None = None
+    with RecordingWriter(args.out) as writer:
+        for event in source.iter_events(rejections):
+            if end_ns is None:
+                end_ns = event.ts_event + int(args.seconds * 1e9)
+            if event.ts_event > end_ns:
+                break
+            writer.write(event)
+            written += 1
+    print(f"recorded {written} events ({args.seconds:g} s of event time) to {args.out}; rejected {rejections.total}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .bars import bars_to_frame
+    from .clock import SimulatedClock
+    from .session import Session
+    from .sources.replay import ReplaySource
+
+    session = Session(ReplaySource(args.paths), timeframes=(args.timeframe,), clock=SimulatedClock())
+    started = time.perf_counter()
+    session.run_until_done()
+    elapsed = time.perf_counter() - started
+    print(f"{session.events_processed} events in {elapsed:.2f} s ({session.events_processed / elapsed:,.0f}/s)")
+    for (exchange, symbol), book in sorted(session.books.items()):
+        state = "in sync" if book.in_sync else "OUT OF SYNC"
+        print(f"  {exchange} {symbol}: book {state} at seq {book.seq}, mid {book.mid:.8g}, spread {book.spread_bps:.2f} bps")
+    for (key, tf), builder in sorted(session.bar_builders.items()):
+        bars = session.cache.history(f"bars.{tf}", key)
+        if builder.current is not None:
+            bars = [*bars, builder.current]
+        print(f"  {key[0]} {key[1]} {tf}: {len(bars)} bars; last {min(args.bars, len(bars))}:")
+        if bars:
+            print(bars_to_frame(bars[-args.bars :]).to_string())
+    print(f"rejected: {session.rejections.total} {dict(session.rejections.by_reason)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    handlers = {"monitor": cmd_monitor, "record": cmd_record, "replay": cmd_replay}
+    try:
+        return handlers[args.command](args)
+    except MdxError as error:
+        print(f"mdx {args.command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The engine's small parts: hub, cache, clocks, timeframes, settings, exception tree."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import mdx
+from mdx.cache import Cache
+from mdx.clock import SimulatedClock
+from mdx.config import Settings
+from mdx.errors import ConfigError, DataError, InvalidTimeframe, MdxError
+from mdx.events import Quote, Trade
+from mdx.hub import Hub, topic_for
+from mdx.timeframes import timeframe_ns
+
+
+def trade(price: float = 100.0, ts: int = 1_000, symbol: str = "BTC/USDT") -> Trade:
+    return Trade("sim", symbol, ts, ts + 5, "1", price, 0.5, "buy")
+
+
+def test_hub_delivers_to_exact_and_prefix_subscribers_and_survives_a_broken_handler() -> None:
+    hub = Hub()
+    seen: list[tuple[str, str]] = []
+    hub.subscribe("trades.sim.BTC/USDT", lambda t, m: seen.append(("exact", t)))
+    hub.subscribe("trades.*", lambda t, m: seen.append(("prefix", t)))
+    hub.subscribe("trades.*", lambda t, m: 1 / 0)
+    unsubscribe = hub.subscribe("*", lambda t, m: seen.append(("all", t)))
+    hub.publish("trades.sim.BTC/USDT", trade())
+    hub.publish("quotes.sim.BTC/USDT", None)
+    assert seen == [
+        ("exact", "trades.sim.BTC/USDT"),
+        ("prefix", "trades.sim.BTC/USDT"),
+        ("all", "trades.sim.BTC/USDT"),
+        ("all", "quotes.sim.BTC/USDT"),
+    ]
+    assert hub.handler_errors == 1
+    unsubscribe()
+    hub.publish("quotes.sim.BTC/USDT", None)
+    assert len(seen) == 4
+
+
+def test_topic_for_names_topics_by_kind_exchange_and_symbol() -> None:
+    assert topic_for(trade()) == "trades.sim.BTC/USDT"
+    assert topic_for(Quote("x", "ETH/USDT", 1, 1, 1, 1.0, 1.0, 2.0, 1.0)) == "quotes.x.ETH/USDT"
+
+
+def test_cache_history_is_bounded_and_returns_copies() -> None:
+    cache = Cache(maxlen={"trades": 3})
+    key = ("sim", "BTC/USDT")
+    for i in range(5):
+        cache.append("trades", key, i)
+    history = cache.history("trades", key)
+    assert history == [2, 3, 4]
+    history.append(99)
+    assert cache.history("trades", key, 2) == [3, 4]
+    assert cache.history("trades", ("sim", "nope")) == []
+    cache.set_latest("trade", key, 4)
+    assert cache.latest("trade", key) == 4 and cache.keys("trades") == [key]
+
+
+def test_simulated_clock_jumps_instead_of_sleeping() -> None:
+    clock = SimulatedClock(100)
+    asyncio.run(clock.sleep_until(10**18))
+    assert clock.now_ns() == 10**18
+    clock.advance_to(5)  # never goes backwards
+    assert clock.now_ns() == 10**18
+
+
+@pytest.mark.parametrize(("tf", "ns"), [("1s", 10**9), ("1m", 60 * 10**9), ("5m", 300 * 10**9), ("4h", 4 * 3600 * 10**9), ("1w", 7 * 86400 * 10**9)])
+def test_timeframes(tf: str, ns: int) -> None:
+    assert timeframe_ns(tf) == ns
+
+
+@pytest.mark.parametrize("bad", ["", "1M", "0m", "m", "5 m", "1y", None])
+def test_unknown_timeframes_are_rejected_with_the_value(bad: object) -> None:
+    with pytest.raises(InvalidTimeframe, match="unknown timeframe"):
+        timeframe_ns(bad)  # type: ignore[arg-type]
+
+
+def test_settings_round_trip_through_the_environment_and_hide_the_redis_url() -> None:
+    settings = Settings(source="replay:a.gz,b.gz", symbols=("BTC/USDT",), speed=10.0, redis_url="redis://:hunter2@h")
+    assert Settings.from_env(settings.to_env()) == settings
+    assert settings.replay_paths == ("a.gz", "b.gz") and settings.source_kind == "replay"
+    assert "hunter2" not in repr(settings)
+    with pytest.raises(ConfigError):
+        Settings.from_env({"MDX_SPEED": "fast"})
+    with pytest.raises(InvalidTimeframe):
+        Settings(timeframes=("7q",))
+
+
+def test_exception_tree_has_one_root() -> None:
+    for name in ("ConfigError", "InvalidTimeframe", "DataError", "MalformedFrame", "InvalidValue", "CaptureError",
+                 "BookError", "BookOutOfSync", "CrossedBook", "SourceError", "SourceUnavailable", "UnknownSymbol"):
+        assert issubclass(getattr(mdx, name), MdxError)
+    assert issubclass(mdx.InvalidValue, DataError) and issubclass(mdx.DataError, ValueError)
+
+
+def test_public_api_resolves() -> None:
+    missing = [name for name in mdx.__all__ if not hasattr(mdx, name)]
+    assert missing == []
