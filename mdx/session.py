@@ -54,7 +54,7 @@ class Session:
         *,
         timeframes: Iterable[str] = ("1m",),
         clock: Clock | None = None,
-        speed: float = 1.0,
+        speed: float | None = None,
         book_view_interval_ms: float = 100.0,
         book_view_depth: int = 50,
         stale_after_s: float = 5.0,
@@ -66,7 +66,7 @@ class Session:
         for tf in self.timeframes:
             timeframe_ns(tf)  # raises InvalidTimeframe early, with the bad value in the message
         self.clock: Clock = clock or LiveClock()
-        self.speed = speed
+        self.speed = float(speed if speed is not None else getattr(source, "speed", 1.0))
         self.cache = cache or Cache()
         self.hub = hub or Hub()
         self.rejections = Rejections()
@@ -74,6 +74,7 @@ class Session:
         self.bar_builders: dict[tuple[Key, str], BarBuilder] = {}
         self.events_processed = 0
         self.last_recv_ns = 0
+        self.last_event_at_ns = 0  # clock time at which the last event was processed
         self._book_view_interval_ns = int(book_view_interval_ms * 1e6)
         self._book_view_depth = book_view_depth
         self._book_view_due: dict[Key, int] = {}
@@ -89,6 +90,7 @@ class Session:
     def process(self, event: Event) -> None:
         """Apply one event to every consumer; bad events are counted, never raised."""
         self.events_processed += 1
+        self.last_event_at_ns = self.clock.now_ns()
         if event.ts_recv > self.last_recv_ns:
             self.last_recv_ns = event.ts_recv
         key = (event.exchange, event.symbol)
@@ -151,11 +153,15 @@ class Session:
     @property
     def status(self) -> SessionStatus:
         status = self._status
-        if status.state == "connected" and self.last_recv_ns:
-            age = self.clock.now_ns() - self.last_recv_ns
-            if age > self._stale_after_ns * max(1.0, 1.0 / self.speed if self.speed > 0 else 1.0):
+        if status.state == "connected" and self.last_event_at_ns:
+            age = self.data_age_ns()
+            if age > self._stale_after_ns:
                 return replace(status, state="stale", reason=f"no data for {age / 1e9:.1f} s")
         return status
+
+    def data_age_ns(self) -> int:
+        """Clock time since the last event was processed (0 before the first)."""
+        return self.clock.now_ns() - self.last_event_at_ns if self.last_event_at_ns else 0
 
     def set_status(self, state: str, reason: str = "", attempt: int = 0, next_retry_ns: int = 0) -> None:
         """Sources report connection state here (reconnecting with attempt and next try, errors)."""
@@ -166,6 +172,8 @@ class Session:
     async def run(self, *, max_events: int | None = None, until_ns: int | None = None) -> None:
         """Stream the source on the running loop until it ends, ``stop()`` is called, or a limit is hit."""
         self.set_status("connecting")
+        if hasattr(self.source, "on_status"):
+            self.source.on_status = self.set_status  # live sources report reconnects and errors
         try:
             if isinstance(self.source, OfflineSource):
                 stream = paced(self.source.iter_events(self.rejections), self.clock, self.speed)
