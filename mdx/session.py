@@ -14,6 +14,7 @@ Run it three ways:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import threading
@@ -177,15 +178,18 @@ class Session:
         try:
             if isinstance(self.source, OfflineSource):
                 stream = paced(self.source.iter_events(self.rejections), self.clock, self.speed)
-            else:
+                self.set_status("connected")
+            else:  # live sources report "connected" themselves once data flows
                 stream = self.source.stream(self.clock, self.rejections)
-            self.set_status("connected")
-            async for event in stream:
-                if until_ns is not None and event.ts_event > until_ns:
-                    break
-                self.process(event)
-                if self._stop_requested.is_set() or (max_events is not None and self.events_processed >= max_events):
-                    break
+            async with contextlib.aclosing(stream):  # closes exchange connections however the loop ends
+                async for event in stream:
+                    if until_ns is not None and event.ts_event > until_ns:
+                        break
+                    self.process(event)
+                    if self._stop_requested.is_set() or (
+                        max_events is not None and self.events_processed >= max_events
+                    ):
+                        break
         except asyncio.CancelledError:
             self.set_status("stopped")
             raise

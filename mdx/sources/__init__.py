@@ -19,10 +19,12 @@ def make_source(settings: Settings) -> Source:
         if not settings.replay_paths:
             raise ConfigError("replay needs at least one path: replay:PATH[,PATH...]")
         return ReplaySource(settings.replay_paths)
-    raise ConfigError(
-        f"live source {settings.source!r}: live exchanges through ccxt.pro are not wired in yet; "
-        "use 'sim' or 'replay:PATH'"
-    )
+    from .live import LiveSource
+
+    exchange_id = settings.exchange if settings.source == "live" else settings.source
+    if not exchange_id:
+        raise ConfigError("MDX_SOURCE=live needs MDX_EXCHANGE (a ccxt.pro exchange id, e.g. binance)")
+    return LiveSource(exchange_id, settings.symbols)
 
 
 __all__ = ["OfflineSource", "Source", "make_source", "paced"]

@@ -1,0 +1,321 @@
+"""The L2 book: Binance sync rules on small synthetic events, metrics, and real captures end to end."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from dataclasses import FrozenInstanceError, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mdx.book import BookView, OrderBook
+from mdx.errors import BookError, BookOutOfSync, CrossedBook
+from mdx.events import BookDelta, BookSnapshot, Levels, Quote, Trade
+from mdx.sources.replay import ReplaySource
+from mdx.stats import Rejections
+
+EX, SYM = "binance", "BTC/USDT"
+
+
+def snap(seq: int, bids: Levels = ((100.0, 1.0), (99.0, 2.0)), asks: Levels = ((101.0, 1.5), (102.0, 3.0))):
+    return BookSnapshot(EX, SYM, seq, seq, seq, bids, asks)
+
+
+def delta(first: int, last: int, bids: Levels = (), asks: Levels = (), prev: int = -1) -> BookDelta:
+    return BookDelta(EX, SYM, last, last, first, last, bids, asks, prev)
+
+
+# -- spot sync rules ----------------------------------------------------------------------------------
+
+
+def test_spot_drops_stale_then_needs_the_straddling_delta_then_a_chain() -> None:
+    book = OrderBook(EX, SYM)
+    assert book.apply(snap(100)) and book.in_sync and book.seq == 100
+    assert not book.apply(delta(90, 100, ((100.0, 9.0),)))  # u <= L: stale, ignored
+    assert book.stale == 1 and book.best_bid == (100.0, 1.0)
+    assert book.apply(delta(95, 105, ((100.0, 5.0),)))  # U <= L+1 <= u
+    assert book.seq == 105 and book.best_bid == (100.0, 5.0)
+    assert book.apply(delta(106, 110, asks=((101.0, 0.5),)))  # U == previous u + 1
+    assert book.seq == 110 and book.best_ask == (101.0, 0.5)
+    assert not book.apply(delta(108, 110))  # a duplicate after sync is dropped, not a gap
+    assert book.in_sync and book.seq == 110
+
+
+def test_spot_first_delta_past_the_snapshot_is_a_gap() -> None:
+    book = OrderBook(EX, SYM)
+    book.apply(snap(100))
+    with pytest.raises(BookOutOfSync, match=r"snapshot 100 has U=102 u=110"):
+        book.apply(delta(102, 110))
+    assert not book.in_sync
+
+
+def test_spot_gap_raises_once_then_drops_until_a_snapshot_resyncs() -> None:
+    book = OrderBook(EX, SYM)
+    book.apply(snap(100))
+    book.apply(delta(101, 105))
+    with pytest.raises(BookOutOfSync, match=r"gap after update 105: next delta has U=107"):
+        book.apply(delta(107, 110, ((100.0, 7.0),)))
+    assert not book.in_sync
+    assert not book.apply(delta(111, 115)) and not book.apply(delta(116, 120))
+    assert book.dropped == 2 and book.seq == 105
+    assert book.apply(snap(200, bids=((98.0, 1.0),))) and book.in_sync and book.seq == 200
+    assert book.apply(delta(201, 202, ((98.5, 1.0),))) and book.best_bid == (98.5, 1.0)
+
+
+def test_delta_before_any_snapshot_raises_then_is_dropped() -> None:
+    book = OrderBook(EX, SYM)
+    with pytest.raises(BookOutOfSync, match=r"U=1 u=5 before any snapshot"):
+        book.apply(delta(1, 5))
+    assert not book.in_sync and book.seq == -1
+    assert not book.apply(delta(6, 9)) and book.dropped == 1
+    assert book.best_bid is None and math.isnan(book.mid)
+
+
+# -- futures sync rules ---------------------------------------------------------------------------------
+
+
+def test_futures_first_delta_straddles_l_and_then_chains_by_pu() -> None:
+    book = OrderBook("binanceusdm", "BTC/USDT:USDT")
+    book.apply(snap(100))
+    assert not book.apply(delta(80, 99, prev=79))  # u < L: stale
+    assert book.apply(delta(90, 100, ((100.0, 4.0),), prev=89))  # U <= L <= u (u == L is not stale here)
+    assert book.apply(delta(103, 108, prev=100))  # pu == previous u; U need not be u + 1
+    assert book.apply(delta(115, 120, prev=108))
+    assert book.seq == 120 and book.best_bid == (100.0, 4.0)
+    with pytest.raises(BookOutOfSync, match=r"gap after update 120: next delta has pu=121"):
+        book.apply(delta(125, 130, prev=121))
+    assert not book.in_sync and not book.apply(delta(131, 140, prev=130)) and book.dropped == 1
+
+
+def test_futures_first_delta_after_l_is_a_gap() -> None:
+    book = OrderBook()
+    book.apply(snap(100))
+    with pytest.raises(BookOutOfSync, match=r"needs U <= 100 <= u"):
+        book.apply(delta(101, 110, prev=100))
+
+
+# -- levels, crossing, metrics ---------------------------------------------------------------------------
+
+
+def test_zero_amount_deletes_and_new_levels_insert_in_order() -> None:
+    book = OrderBook()
+    book.apply(snap(1))
+    book.apply(delta(2, 2, bids=((100.0, 0.0), (99.5, 3.0), (97.0, 1.0), (50.0, 0.0)), asks=((101.0, 0.0),)))
+    assert book.bids() == [(99.5, 3.0), (99.0, 2.0), (97.0, 1.0)]
+    assert book.asks() == [(102.0, 3.0)]
+    assert book.bids(2) == [(99.5, 3.0), (99.0, 2.0)] and book.asks(0) == [] and len(book) == 4
+    book.apply(delta(3, 3, asks=((101.5, 2.0), (103.0, 1.0))))
+    assert book.asks() == [(101.5, 2.0), (102.0, 3.0), (103.0, 1.0)]
+
+
+def test_crossed_update_raises_and_marks_out_of_sync() -> None:
+    book = OrderBook(EX, SYM)
+    book.apply(snap(1))
+    with pytest.raises(CrossedBook, match=r"best bid 101.0 >= best ask 101.0"):
+        book.apply(delta(2, 2, bids=((101.0, 1.0),)))
+    assert not book.in_sync and book.view().in_sync is False
+    assert not book.apply(delta(3, 3)) and book.dropped == 1
+    with pytest.raises(CrossedBook):
+        book.apply(snap(10, bids=((105.0, 1.0),)))
+    assert not book.in_sync
+    book.apply(snap(20))
+    assert book.in_sync
+
+
+def test_only_book_events_apply() -> None:
+    with pytest.raises(BookError, match="cannot apply a Trade"):
+        OrderBook().apply(Trade(EX, SYM, 1, 1, "1", 1.0, 1.0, "buy"))  # type: ignore[arg-type]
+
+
+def test_metrics_maths() -> None:
+    book = OrderBook(EX, SYM)
+    book.apply(
+        BookSnapshot(
+            EX, SYM, 7, 8, 1,
+            ((100.0, 1.0), (99.0, 2.0), (98.0, 3.0), (90.0, 10.0)),
+            ((101.0, 3.0), (102.0, 1.0), (110.0, 5.0)),
+        )
+    )  # fmt: skip
+    assert book.mid == 100.5 and book.spread == 1.0
+    assert book.spread_bps == pytest.approx(1.0 / 100.5 * 1e4)
+    assert book.microprice == pytest.approx((100.0 * 3.0 + 101.0 * 1.0) / 4.0)
+    assert book.imbalance(1) == pytest.approx((1.0 - 3.0) / 4.0)
+    assert book.imbalance(2) == pytest.approx((3.0 - 4.0) / 7.0)
+    assert book.imbalance() == pytest.approx((16.0 - 9.0) / 25.0)
+    band = 100.5 * 200 / 1e4  # 200 bps: 98.49 .. 102.51
+    assert 100.5 - band > 98.0 and 100.5 + band > 102.0
+    assert book.depth(200) == (3.0, 4.0)
+    assert book.depth(0) == (0.0, 0.0)
+    assert book.depth(10_000) == (16.0, 9.0)
+    edge_bps = 0.5 / 100.5 * 1e4  # a band of 0.5 around 100.5: the edges are the best bid and ask
+    assert book.depth(edge_bps) == (1.0, 3.0)  # levels on the edge count
+
+
+def test_metrics_of_an_empty_or_one_sided_book_are_nan() -> None:
+    book = OrderBook()
+    assert book.best_bid is None and book.best_ask is None
+    metrics = (book.mid, book.spread, book.spread_bps, book.microprice, book.imbalance())
+    assert all(math.isnan(x) for x in metrics)
+    assert all(math.isnan(x) for x in book.depth(10))
+    book.apply(snap(1, asks=()))
+    assert math.isnan(book.mid) and book.imbalance() == 1.0
+    view = book.view()
+    assert view.asks.shape == (0, 2) and view.bids.shape == (2, 2) and math.isnan(view.microprice)
+
+
+def test_view_is_an_immutable_copy() -> None:
+    book = OrderBook(EX, SYM)
+    book.apply(snap(1))
+    view = book.view(depth=1)
+    assert isinstance(view, BookView) and view.seq == 1 and view.ts_event == 1 and view.in_sync
+    assert view.bids.dtype == np.float64 and view.bids.tolist() == [[100.0, 1.0]]
+    assert view.asks.tolist() == [[101.0, 1.5]]
+    assert view.mid == 100.5 and view.spread_bps == book.spread_bps and view.imbalance == book.imbalance()
+    with pytest.raises(FrozenInstanceError):
+        view.mid = 1.0  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        view.bids[0, 0] = 1.0
+    book.apply(delta(2, 2, bids=((100.0, 0.0),)))
+    assert view.bids.tolist() == [[100.0, 1.0]] and book.view(1).bids.tolist() == [[99.0, 2.0]]
+    assert not hasattr(view, "__dict__")
+
+
+def test_thousands_of_levels_stay_sorted() -> None:
+    rng = np.random.default_rng(7)
+    book = OrderBook()
+    book.apply(snap(0, bids=((1000.0, 1.0),), asks=((1001.0, 1.0),)))
+    bids: dict[float, float] = {1000.0: 1.0}
+    asks: dict[float, float] = {1001.0: 1.0}
+
+    def random_levels(lo: int, hi: int) -> Levels:
+        prices = rng.integers(lo, hi, 40).astype(float).tolist()
+        amounts = rng.integers(0, 3, 40).astype(float).tolist()  # a third are deletes
+        return tuple(zip(prices, amounts, strict=True))
+
+    for seq in range(1, 300):
+        b, a = random_levels(1, 1001), random_levels(1001, 2001)
+        book.apply(delta(seq, seq, b, a))
+        for side, levels in ((bids, b), (asks, a)):
+            for p, q in levels:
+                if q == 0.0:
+                    side.pop(p, None)
+                else:
+                    side[p] = q
+    assert book.bids() == sorted(bids.items(), reverse=True)
+    assert book.asks() == sorted(asks.items())
+    assert len(book) > 1000
+
+
+# -- real captures ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Replayed:
+    books: dict[str, OrderBook] = field(default_factory=dict)
+    rejections: Rejections = field(default_factory=Rejections)
+    counts: dict[str, int] = field(default_factory=dict)
+    equal_seq_checks: int = 0  # quotes whose seq equals the book's seq at arrival
+    equal_seq_mismatches: int = 0
+    state_checks: int = 0  # book states after each delta vs the latest quote at or before that seq
+    state_mismatches: list[int] = field(default_factory=list)
+    trade_ids: list[int] = field(default_factory=list)
+
+
+def replay(paths: list[Path]) -> Replayed:
+    """Every event through one book per symbol; compare the book's top with the bookTicker stream."""
+    out = Replayed()
+    states: dict[str, list[tuple[int, tuple[float, float] | None, tuple[float, float] | None]]] = {}
+    quotes: dict[str, list[Quote]] = {}
+    for event in ReplaySource(paths).iter_events(out.rejections):
+        kind = type(event).__name__
+        out.counts[kind] = out.counts.get(kind, 0) + 1
+        if isinstance(event, BookSnapshot | BookDelta):
+            book = out.books.setdefault(event.symbol, OrderBook(event.exchange, event.symbol))
+            if book.apply(event) and isinstance(event, BookDelta):
+                states.setdefault(event.symbol, []).append((book.seq, book.best_bid, book.best_ask))
+        elif isinstance(event, Quote):
+            quotes.setdefault(event.symbol, []).append(event)
+            book = out.books.get(event.symbol)
+            if book is not None and book.seq == event.seq:
+                out.equal_seq_checks += 1
+                top = ((event.bid, event.bid_size), (event.ask, event.ask_size))
+                if (book.best_bid, book.best_ask) != top:
+                    out.equal_seq_mismatches += 1
+        elif isinstance(event, Trade):
+            out.trade_ids.append(int(event.id))
+    # bookTicker pushes every change of the top of book, so the latest quote with seq <= u is the top at u
+    for symbol, symbol_states in states.items():
+        symbol_quotes = quotes.get(symbol, [])
+        seqs = [q.seq for q in symbol_quotes]
+        assert seqs == sorted(seqs)
+        for seq, bid, ask in symbol_states:
+            i = bisect_right(seqs, seq) - 1
+            if i < 0:
+                continue
+            q = symbol_quotes[i]
+            out.state_checks += 1
+            if (bid, ask) != ((q.bid, q.bid_size), (q.ask, q.ask_size)):
+                out.state_mismatches.append(seq)
+    return out
+
+
+SPOT = "binance-spot-l2-trades"
+FUTURES = "binance-futures-l2-trades"
+
+
+def assert_clean(result: Replayed, symbol: str) -> None:
+    book = result.books[symbol]
+    assert result.rejections.total == 0, result.rejections
+    assert book.in_sync and book.dropped == 0 and len(book) > 1000
+    ids = result.trade_ids
+    assert ids == list(range(ids[0], ids[0] + len(ids)))  # contiguous trade ids: nothing lost at the join
+    assert result.equal_seq_mismatches == 0
+
+
+def test_btcusdt_spot_0808_0809_replays_with_no_gap(shared_data: Path) -> None:
+    result = replay([shared_data / SPOT / "btcusdt_20240808.gz", shared_data / SPOT / "btcusdt_20240809.gz"])
+    assert_clean(result, "BTC/USDT")
+    assert result.counts == {"BookSnapshot": 1, "BookDelta": 6495, "Quote": 73174, "Trade": 19904}
+    assert (result.trade_ids[0], result.trade_ids[-1]) == (3735683259, 3735703162)
+    assert result.books["BTC/USDT"].stale == 2  # the two pre-snapshot diffs with u <= lastUpdateId
+    assert result.state_checks == 6493  # every applied diff
+    # Twice the bookTicker stream shows a bid level (61565.10, 61556.11) that the diff stream never
+    # sends before deleting it: exchange data, not a book error. Every other state matches exactly.
+    assert result.state_mismatches == [50093478174, 50093480542]
+
+
+def test_ethusdt_spot_0808_0809_replays_with_no_gap(shared_data: Path) -> None:
+    result = replay([shared_data / SPOT / "ethusdt_20240808.gz", shared_data / SPOT / "ethusdt_20240809.gz"])
+    assert_clean(result, "ETH/USDT")
+    assert result.counts["Trade"] == 14515 and result.counts["BookDelta"] == 6470
+    assert result.state_checks > 6000 and result.state_mismatches == []
+
+
+@pytest.mark.parametrize(
+    ("files", "symbol", "equal_seq_checks"),
+    [
+        (["usdm_btcusdt_20240808.gz"], "BTC/USDT:USDT", 126),
+        (["usdm_ethusdt_20240808.gz"], "ETH/USDT:USDT", 80),
+        (["coinm_btcusd_perp_20240808.gz", "coinm_btcusd_perp_20240809.gz"], "BTC/USD:BTC", 0),
+    ],
+)
+def test_futures_replay_with_no_gap(
+    shared_data: Path, files: list[str], symbol: str, equal_seq_checks: int
+) -> None:
+    result = replay([shared_data / FUTURES / name for name in files])
+    assert_clean(result, symbol)
+    assert result.equal_seq_checks == equal_seq_checks
+    assert result.state_checks > 6000 and result.state_mismatches == []
+    assert result.books[symbol].exchange == ("binancecoinm" if "USD:" in symbol else "binanceusdm")
+
+
+def test_spot_btc_and_eth_merged_keep_both_books_in_sync(shared_data: Path) -> None:
+    names = ["btcusdt_20240808.gz", "btcusdt_20240809.gz", "ethusdt_20240808.gz", "ethusdt_20240809.gz"]
+    result = replay([shared_data / SPOT / name for name in names])
+    assert result.rejections.total == 0
+    assert sorted(result.books) == ["BTC/USDT", "ETH/USDT"]
+    assert all(book.in_sync and book.dropped == 0 for book in result.books.values())
+    assert result.counts["Trade"] == 19904 + 14515
+    assert result.state_checks > 12_000 and len(result.state_mismatches) == 2
