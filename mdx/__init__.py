@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "DataError": "mdx.errors",
     "MalformedFrame": "mdx.errors",
     "InvalidValue": "mdx.errors",
+    "DuplicateTrade": "mdx.errors",
     "CaptureError": "mdx.errors",
     "BookError": "mdx.errors",
     "BookOutOfSync": "mdx.errors",

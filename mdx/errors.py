@@ -9,6 +9,7 @@ Every error mdx raises on purpose is an ``MdxError``. The tree::
     │   ├── MalformedFrame          a frame that cannot be parsed or lacks fields
     │   ├── InvalidValue            NaN / negative / non-numeric price or amount
     │   ├── CaptureError            an unreadable or truncated capture file
+    │   ├── DuplicateTrade          a trade id seen again (a replayed or duplicated frame)
     │   └── BookError               order-book integrity problems
     │       ├── BookOutOfSync       a delta arrived with a sequence gap or before any snapshot
     │       └── CrossedBook         best bid >= best ask after an update
@@ -51,6 +52,10 @@ class CaptureError(DataError):
     """A capture or recording file that cannot be read (missing, truncated, wrong format)."""
 
 
+class DuplicateTrade(DataError):
+    """A trade whose id was already seen for the same exchange and symbol."""
+
+
 class BookError(DataError):
     """An order-book integrity problem."""
 
@@ -82,6 +87,7 @@ __all__ = [
     "ConfigError",
     "CrossedBook",
     "DataError",
+    "DuplicateTrade",
     "InvalidTimeframe",
     "InvalidValue",
     "MalformedFrame",

@@ -19,6 +19,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -26,7 +27,7 @@ from .bars import BarBuilder
 from .book import BookView, OrderBook
 from .cache import Cache, Key
 from .clock import Clock, LiveClock
-from .errors import BookError, ConfigError, DataError, InvalidValue, MdxError
+from .errors import BookError, ConfigError, DataError, DuplicateTrade, InvalidValue, MdxError
 from .events import Bar, BookDelta, BookSnapshot, Event, Quote, Trade
 from .hub import Hub
 from .sources.base import OfflineSource, Source, paced
@@ -34,6 +35,8 @@ from .stats import Rejections
 from .timeframes import timeframe_ns
 
 log = logging.getLogger("mdx.session")
+
+RECENT_TRADE_IDS = 1024  # per symbol: enough to catch replayed frames after a reconnect
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class Session:
         self.rejections = Rejections()
         self.books: dict[Key, OrderBook] = {}
         self.bar_builders: dict[tuple[Key, str], BarBuilder] = {}
+        self._recent_trade_ids: dict[Key, tuple[deque[str], set[str]]] = {}
         self.events_processed = 0
         self.last_recv_ns = 0
         self.last_event_at_ns = 0  # clock time at which the last event was processed
@@ -112,6 +116,7 @@ class Session:
     def _on_trade(self, key: Key, trade: Trade) -> None:
         if not (math.isfinite(trade.price) and trade.price > 0 and math.isfinite(trade.amount) and trade.amount > 0):
             raise InvalidValue(f"trade {trade.id} on {trade.symbol}: price {trade.price!r} amount {trade.amount!r}")
+        self._remember_trade_id(key, trade)
         self.cache.set_latest("trade", key, trade)
         self.cache.append("trades", key, trade)
         self.hub.publish(f"trades.{key[0]}.{key[1]}", trade)
@@ -124,6 +129,19 @@ class Session:
             partial = builder.current
             if partial is not None:
                 self.cache.set_latest(f"bar_open.{tf}", key, partial)
+
+    def _remember_trade_id(self, key: Key, trade: Trade) -> None:
+        """Reject a trade id seen among the last ``RECENT_TRADE_IDS`` of its symbol."""
+        recent = self._recent_trade_ids.get(key)
+        if recent is None:
+            recent = self._recent_trade_ids[key] = (deque(), set())
+        order, seen = recent
+        if trade.id in seen:
+            raise DuplicateTrade(f"{trade.exchange} {trade.symbol}: trade id {trade.id} seen twice")
+        order.append(trade.id)
+        seen.add(trade.id)
+        if len(order) > RECENT_TRADE_IDS:
+            seen.discard(order.popleft())
 
     def _publish_bar(self, key: Key, bar: Bar) -> None:
         self.cache.append(f"bars.{bar.timeframe}", key, bar)

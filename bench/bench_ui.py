@@ -1,0 +1,277 @@
+"""Benchmarks of the live monitor. Prints figures; asserts nothing (see tests/ for behaviour).
+
+    .venv/bin/python bench/bench_ui.py refresh            # kernel time per refresh, 3 symbols, 4 Hz data
+    .venv/bin/python bench/bench_ui.py refresh --kernel   # the same inside a real ipykernel (comm messages sent)
+    .venv/bin/python bench/bench_ui.py memory --seconds 180 --speed 10   # 30 simulated minutes, RSS over time
+    .venv/bin/python bench/bench_ui.py browser            # first render cold / preheated, browser JS heap
+
+``refresh`` drives a seeded simulator on a simulated clock: 10 minutes of history first, then per refresh
+0.25 s of market events (what 4 Hz sees), then one ``MonitorApp.refresh()`` of the whole dashboard
+(3 symbols: tiles, watchlist, candles + overlays, mid, imbalance, depth, ladder, trades, status, log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+T0 = 1_700_000_000_000_000_000
+SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+
+
+def _stats(ms: list[float]) -> dict[str, float]:
+    ms = sorted(ms)
+    return {
+        "n": len(ms),
+        "mean_ms": round(statistics.fmean(ms), 3),
+        "median_ms": round(ms[len(ms) // 2], 3),
+        "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 3),
+        "max_ms": round(ms[-1], 3),
+    }
+
+
+def refresh_figures(refreshes: int = 400, timeframe: str = "1s", hz: float = 4.0) -> dict[str, object]:
+    """Time ``refreshes`` full refreshes; each after 1/hz seconds of simulated market data."""
+    from mdx.clock import SimulatedClock
+    from mdx.config import Settings
+    from mdx.session import Session
+    from mdx.sources.simulator import Simulator
+    from mdx.ui import MonitorApp
+
+    source = Simulator(SYMBOLS, seed=7, start_ns=T0)
+    clock = SimulatedClock(T0)
+    session = Session(source, timeframes=("1s", "1m", "5m"), clock=clock)
+    app = MonitorApp(Settings(symbols=SYMBOLS), session=session, timeframe=timeframe)
+    events = source.iter_events(session.rejections)
+
+    def advance(seconds: float) -> None:
+        end = clock.now_ns() + int(seconds * 1e9)
+        for event in events:
+            clock.advance_to(event.ts_recv)
+            session.process(event)
+            if event.ts_recv >= end:
+                break
+
+    advance(600)
+    app.refresh(force=True)  # first draw (and numba's one-time dispatch) outside the timing
+    times = []
+    for _ in range(refreshes):
+        advance(1.0 / hz)
+        started = time.perf_counter()
+        app.refresh()
+        times.append((time.perf_counter() - started) * 1e3)
+    switch = []
+    for symbol in (*SYMBOLS[1:], SYMBOLS[0]):
+        started = time.perf_counter()
+        app.select(symbol=symbol)
+        switch.append((time.perf_counter() - started) * 1e3)
+    return {
+        "timeframe": timeframe,
+        "events": session.events_processed,
+        "refresh": _stats(times),
+        "symbol_switch_ms": [round(x, 2) for x in switch],
+    }
+
+
+def refresh_in_kernel(refreshes: int) -> dict[str, object]:
+    """Run ``refresh_figures`` inside a fresh ipykernel: widget messages really go out on iopub."""
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(ROOT))
+    try:
+        code = textwrap.dedent(
+            f"""
+            import json, sys
+            sys.path.insert(0, {str(ROOT / "bench")!r})
+            from bench_ui import refresh_figures
+            print("RESULT " + json.dumps(refresh_figures({refreshes})))
+            """
+        )
+        out: list[str] = []
+
+        def hook(msg: dict) -> None:
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"]["text"])
+
+        kc.execute_interactive(code, timeout=600, output_hook=hook)
+        text = "".join(out)
+        line = next(x for x in text.splitlines() if x.startswith("RESULT "))
+        return json.loads(line[len("RESULT ") :])
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def memory_figures(seconds: float, speed: float, hz: float, sample_s: float) -> dict[str, object]:
+    """A live simulator session at ``speed`` x real time with the app refreshing at ``hz`` on an asyncio
+    loop, RSS and Python heap sampled every ``sample_s``."""
+    import asyncio
+    import tracemalloc
+
+    import psutil
+
+    from mdx.config import Settings
+    from mdx.ui import MonitorApp
+
+    process = psutil.Process()
+    tracemalloc.start()
+    app = MonitorApp(Settings(symbols=SYMBOLS, speed=speed), timeframe="1s", refresh_hz=hz)
+    samples: list[dict[str, float]] = []
+
+    async def main() -> None:
+        app.start()
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < seconds:
+            await asyncio.sleep(sample_s)
+            gc.collect()
+            current, _peak = tracemalloc.get_traced_memory()
+            samples.append(
+                {
+                    "t_s": round(time.monotonic() - started, 1),
+                    "sim_min": round((time.monotonic() - started) * speed / 60, 1),
+                    "rss_mb": round(process.memory_info().rss / 2**20, 1),
+                    "py_heap_mb": round(current / 2**20, 2),
+                    "events": app.session.events_processed if app.session else 0,
+                    "refreshes": app.refreshes,
+                    "refresh_ms": round(app.refresher.recent_ms, 2),
+                }
+            )
+            print(json.dumps(samples[-1]), flush=True)
+            del elapsed
+        app.stop()
+
+    asyncio.run(main())
+    half = len(samples) // 2
+    first, second = samples[:half], samples[half:]
+    return {
+        "seconds": seconds,
+        "speed": speed,
+        "simulated_minutes": round(seconds * speed / 60, 1),
+        "rss_mb_first_half_mean": round(statistics.fmean(s["rss_mb"] for s in first), 1) if first else None,
+        "rss_mb_second_half_mean": round(statistics.fmean(s["rss_mb"] for s in second), 1) if second else None,
+        "py_heap_mb_first_half_mean": round(statistics.fmean(s["py_heap_mb"] for s in first), 2) if first else None,
+        "py_heap_mb_second_half_mean": round(statistics.fmean(s["py_heap_mb"] for s in second), 2)
+        if second
+        else None,
+        "samples": samples,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("localhost", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on port {port}")
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--enable-precise-memory-info",
+]
+
+
+def browser_figures(preheat: bool, heap_seconds: float, speed: float, loads: int) -> dict[str, object]:
+    """Serve with Voilà, measure time to the first rendered tiles and candles; then the JS heap."""
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    env = {**os.environ, "MDX_SPEED": str(speed)}
+    code = (
+        "from mdx.serve import serve_monitor; from mdx.config import Settings; "
+        f"raise SystemExit(serve_monitor(Settings.from_env(), port={port}, open_browser=False, preheat={preheat}))"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    result: dict[str, object] = {"preheat": preheat}
+    try:
+        _wait_port(port)
+        if preheat:
+            time.sleep(8)  # let the pool's kernel execute the notebook
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            renders = []
+            for _ in range(loads):
+                page = browser.new_page(viewport={"width": 1440, "height": 960})
+                started = time.monotonic()
+                page.goto(f"http://localhost:{port}/")
+                page.wait_for_selector(".mdx-candles svg .stick_body", state="attached", timeout=30_000)
+                renders.append(round(time.monotonic() - started, 2))
+                if len(renders) < loads:
+                    page.close()
+                    if preheat:
+                        time.sleep(8)  # the pool refills
+            result["first_render_s"] = renders
+            heap = []
+            started = time.monotonic()
+            while time.monotonic() - started < heap_seconds:
+                page.wait_for_timeout(10_000)
+                used = page.evaluate("() => performance.memory.usedJSHeapSize")
+                nodes = page.evaluate("() => document.getElementsByTagName('*').length")
+                heap.append({"t_s": round(time.monotonic() - started), "js_heap_mb": round(used / 2**20, 1), "dom": nodes})
+                print(json.dumps(heap[-1]), flush=True)
+            result["heap"] = heap
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(15)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    r = sub.add_parser("refresh")
+    r.add_argument("--refreshes", type=int, default=400)
+    r.add_argument("--timeframe", default="1s")
+    r.add_argument("--kernel", action="store_true", help="run inside a real ipykernel")
+    m = sub.add_parser("memory")
+    m.add_argument("--seconds", type=float, default=180.0)
+    m.add_argument("--speed", type=float, default=10.0)
+    m.add_argument("--hz", type=float, default=4.0)
+    m.add_argument("--sample", type=float, default=10.0)
+    b = sub.add_parser("browser")
+    b.add_argument("--preheat", action="store_true")
+    b.add_argument("--heap-seconds", type=float, default=0.0)
+    b.add_argument("--speed", type=float, default=1.0)
+    b.add_argument("--loads", type=int, default=1)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    if args.what == "refresh":
+        figures = refresh_in_kernel(args.refreshes) if args.kernel else refresh_figures(args.refreshes, args.timeframe)
+    elif args.what == "memory":
+        figures = memory_figures(args.seconds, args.speed, args.hz, args.sample)
+        figures.pop("samples")
+    else:
+        figures = browser_figures(args.preheat, args.heap_seconds, args.speed, args.loads)
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,472 @@
+"""Indicators: batch functions (numpy/pandas in, same shape out) and streaming twins with equal values.
+
+Batch: ``sma(x, n)``, ``ema(x, n)``, ``rsi(x, n)``, ``returns(x, log)``, ``rolling_volatility(x, n)``,
+``zscore(x, n, ddof)``. A numpy array (or any 1-D sequence) gives a float64 numpy array; a pandas Series
+gives a Series with the same index and name. Each is one compiled loop (``mdx.kernels``) whose
+docstring names its pandas equivalent; the tests assert both equalities.
+
+Streaming: ``SMA``, ``EMA``, ``RSI``, ``Returns``, ``RollingVolatility``, ``ZScore``, each with
+``update(x) -> float`` (the output for this input), ``value`` (the last output), ``ready`` (enough
+valid inputs seen for outputs to be defined) and ``reset()``. They run the same floating-point
+operations in the same order as the batch kernels on plain Python floats (no numpy in the hot path),
+so streaming over a series gives bit-for-bit the batch result.
+
+Conventions:
+
+- Outputs are NaN until enough values have been seen (the warm-up), as TA-Lib and pandas do.
+- NaN input: the output at that position is NaN and the value is *skipped*: the state does not change,
+  as if it were not there. Hence on input with NaNs every function equals its pandas equivalent applied
+  to ``s.dropna()`` and reindexed to ``s.index``.
+- Rolling sums are kept shifted by a reference value and recomputed exactly from the window every ``n``
+  valid values, so they do not drift: over 200,000 values they stay within ~1e-13 of the exact result,
+  where pandas' rolling variance drifts to ~1e-7 on z-scores. Streaming cost is O(1) per update plus
+  an O(n) recompute every n updates.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TypeVar, cast
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, DataError, InvalidValue
+from .kernels import ema_kernel, moments_kernel, returns_kernel, rsi_kernel, sma_kernel, volatility_kernel
+
+T = TypeVar("T", pd.Series, np.ndarray)
+_NAN = math.nan
+
+
+def _period(n: int, minimum: int = 1, what: str = "n") -> int:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < minimum:
+        raise ConfigError(f"indicator {what} must be an integer >= {minimum}, got {n!r}")
+    return int(n)
+
+
+def _as_array(x: object) -> np.ndarray:
+    try:
+        if isinstance(x, pd.Series):
+            values = x.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            values = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise InvalidValue(f"indicator input is not numeric: {error}") from None
+    if values.ndim != 1:
+        raise DataError(f"indicator input must be one-dimensional, got shape {values.shape}")
+    return values
+
+
+def _wrap(x: T, out: np.ndarray) -> T:
+    if isinstance(x, pd.Series):
+        return cast(T, pd.Series(out, index=x.index, name=x.name, copy=False))
+    return cast(T, out)
+
+
+def sma(x: T, n: int) -> T:
+    """Simple moving average of the last ``n`` values. pandas: ``s.rolling(n).mean()``."""
+    n = _period(n)
+    return _wrap(x, sma_kernel(_as_array(x), n))
+
+
+def ema(x: T, n: int) -> T:
+    """Exponential moving average, TA-Lib convention: NaN for the first ``n - 1`` values, then seeded
+    with their mean (the SMA) at index ``n - 1``, then ``e += (x - e) * 2 / (n + 1)``.
+
+    pandas: ``s.ewm(span=n, adjust=False).mean()`` run on the series whose first ``n`` values are
+    replaced by their mean, i.e. ``pd.concat([s[:n].mean() at s.index[n-1], s[n:]]).ewm(...)``.
+    """
+    n = _period(n)
+    return _wrap(x, ema_kernel(_as_array(x), n))
+
+
+def rsi(x: T, n: int = 14) -> T:
+    """Relative strength index with Wilder smoothing, TA-Lib convention.
+
+    Changes ``d = x - prev``; gains ``max(d, 0)``, losses ``max(-d, 0)``; the first output (index ``n``)
+    uses the means of the first ``n`` gains and losses, then ``avg = (avg * (n - 1) + new) / n``;
+    ``rsi = 100 * gain / (gain + loss)``. A flat window (no gains, no losses) gives 50 (TA-Lib gives 0).
+
+    pandas: ``g.ewm(alpha=1/n, adjust=False).mean()`` (same for losses) on the gains whose first ``n``
+    values are replaced by their mean, then ``100 * g / (g + l)``.
+    """
+    n = _period(n)
+    return _wrap(x, rsi_kernel(_as_array(x), n))
+
+
+def returns(x: T, log: bool = False) -> T:
+    """One-step returns: ``x / prev - 1`` or, with ``log=True``, ``log(x / prev)``; NaN first, and NaN
+    when the previous value is 0 or (log) the ratio is not positive.
+
+    pandas: ``s.pct_change()`` / ``np.log(s / s.shift())``.
+    """
+    return _wrap(x, returns_kernel(_as_array(x), bool(log)))
+
+
+def rolling_volatility(x: T, n: int) -> T:
+    """Rolling volatility: sample standard deviation (ddof=1) of the last ``n`` log returns of ``x``;
+    first value at index ``n``. Per bar, not annualized (multiply by ``sqrt(bars per year)`` for that).
+
+    pandas: ``np.log(s / s.shift()).rolling(n).std()``.
+    """
+    n = _period(n, 2)
+    return _wrap(x, volatility_kernel(_as_array(x), n))
+
+
+def zscore(x: T, n: int, ddof: int = 1) -> T:
+    """Rolling z-score of each value against the window of the last ``n`` values *including itself*:
+    ``(x - mean) / std`` with ``std``'s ``ddof`` (1: sample std, pandas' default; 0: population std,
+    as TA-Lib's Bollinger bands use: ``zscore(x, n, 0) == (x - middle) / ((upper - middle) / k)``).
+    NaN while the window is short and when the window is flat (std 0).
+
+    pandas: ``(s - s.rolling(n).mean()) / s.rolling(n).std(ddof=ddof)``.
+    """
+    n = _period(n, 2)
+    ddof = _ddof(ddof)
+    return _wrap(x, moments_kernel(_as_array(x), n, ddof, 1))
+
+
+def _ddof(ddof: int) -> int:
+    if ddof not in (0, 1) or isinstance(ddof, bool):
+        raise ConfigError(f"ddof must be 0 or 1, got {ddof!r}")
+    return int(ddof)
+
+
+# -- streaming ----------------------------------------------------------------------------------------
+
+
+class SMA:
+    """Streaming simple moving average; equals ``sma(x, n)``."""
+
+    __slots__ = ("_buf", "_count", "_k", "_left", "_pos", "_s1", "n", "value")
+
+    def __init__(self, n: int) -> None:
+        self.n = _period(n)
+        self.reset()
+
+    def reset(self) -> None:
+        self._buf = [0.0] * self.n
+        self._pos = 0
+        self._count = 0
+        self._left = self.n
+        self._k = 0.0
+        self._s1 = 0.0
+        self.value = _NAN
+
+    @property
+    def ready(self) -> bool:
+        return self._count >= self.n
+
+    def update(self, x: float) -> float:
+        x = float(x)
+        if x != x:
+            self.value = _NAN
+            return _NAN
+        n = self.n
+        buf = self._buf
+        pos = self._pos
+        count = self._count
+        if count == 0:
+            self._k = x
+        k = self._k
+        s1 = self._s1
+        if count >= n:
+            s1 -= buf[pos] - k
+        buf[pos] = x
+        s1 += x - k
+        pos += 1
+        self._pos = 0 if pos == n else pos
+        count += 1
+        self._count = count
+        left = self._left - 1
+        if left:
+            self._left = left
+        else:
+            self._left = n
+            total = 0.0
+            for v in buf:
+                total += v
+            k = self._k = total / n
+            s1 = 0.0
+            for v in buf:
+                s1 += v - k
+        self._s1 = s1
+        value = k + s1 / n if count >= n else _NAN
+        self.value = value
+        return value
+
+
+class _Moments:
+    """Rolling mean/variance of the last ``n`` valid values; mirrors ``kernels.moments_kernel``."""
+
+    __slots__ = ("_buf", "_count", "_k", "_last", "_left", "_pos", "_run", "_s1", "_s2", "ddof", "n")
+
+    def __init__(self, n: int, ddof: int) -> None:
+        self.n = n
+        self.ddof = ddof
+        self.reset()
+
+    def reset(self) -> None:
+        self._buf = [0.0] * self.n
+        self._pos = 0
+        self._count = 0
+        self._left = self.n
+        self._k = 0.0
+        self._s1 = 0.0
+        self._s2 = 0.0
+        self._run = 0
+        self._last = _NAN
+
+    def add(self, x: float) -> float:
+        """Add a valid (non-NaN) value; return the std, NaN while fewer than ``n`` values."""
+        n = self.n
+        buf = self._buf
+        pos = self._pos
+        count = self._count
+        if count == 0:
+            self._k = x
+        k = self._k
+        self._run = run = self._run + 1 if x == self._last else 1
+        self._last = x
+        s1 = self._s1
+        s2 = self._s2
+        if count >= n:
+            d = buf[pos] - k
+            s1 -= d
+            s2 -= d * d
+        buf[pos] = x
+        d = x - k
+        s1 += d
+        s2 += d * d
+        pos += 1
+        self._pos = 0 if pos == n else pos
+        count += 1
+        self._count = count
+        left = self._left - 1
+        if left:
+            self._left = left
+        else:
+            self._left = n
+            total = 0.0
+            for v in buf:
+                total += v
+            k = self._k = total / n
+            s1 = 0.0
+            s2 = 0.0
+            for v in buf:
+                d = v - k
+                s1 += d
+                s2 += d * d
+        self._s1 = s1
+        self._s2 = s2
+        if count < n:
+            return _NAN
+        if run >= n:
+            return 0.0
+        return math.sqrt(max((s2 - s1 * s1 / n) / (n - self.ddof), 0.0))
+
+    @property
+    def mean(self) -> float:
+        return self._k + self._s1 / self.n
+
+
+class EMA:
+    """Streaming exponential moving average (TA-Lib seed); equals ``ema(x, n)``."""
+
+    __slots__ = ("_alpha", "_count", "_e", "_total", "n", "value")
+
+    def __init__(self, n: int) -> None:
+        self.n = _period(n)
+        self._alpha = 2.0 / (self.n + 1)
+        self.reset()
+
+    def reset(self) -> None:
+        self._count = 0
+        self._total = 0.0
+        self._e = _NAN
+        self.value = _NAN
+
+    @property
+    def ready(self) -> bool:
+        return self._count >= self.n
+
+    def update(self, x: float) -> float:
+        x = float(x)
+        if x != x:
+            self.value = _NAN
+            return _NAN
+        self._count = count = self._count + 1
+        n = self.n
+        if count > n:
+            e = self._e
+            e = (x - e) * self._alpha + e
+        elif count == n:
+            e = (self._total + x) / n
+        else:
+            self._total += x
+            self.value = _NAN
+            return _NAN
+        self._e = e
+        self.value = e
+        return e
+
+
+class RSI:
+    """Streaming Wilder RSI (TA-Lib seed); equals ``rsi(x, n)``."""
+
+    __slots__ = ("_count", "_gain", "_loss", "_prev", "n", "value")
+
+    def __init__(self, n: int = 14) -> None:
+        self.n = _period(n)
+        self.reset()
+
+    def reset(self) -> None:
+        self._count = 0
+        self._prev = _NAN
+        self._gain = 0.0
+        self._loss = 0.0
+        self.value = _NAN
+
+    @property
+    def ready(self) -> bool:
+        return self._count >= self.n
+
+    def update(self, x: float) -> float:
+        x = float(x)
+        prev = self._prev
+        if x != x or prev != prev:
+            if x == x:
+                self._prev = x
+            self.value = _NAN
+            return _NAN
+        d = x - prev
+        self._prev = x
+        up = d if d > 0.0 else 0.0
+        down = -d if d < 0.0 else 0.0
+        self._count = count = self._count + 1
+        n = self.n
+        if count < n:
+            self._gain += up
+            self._loss += down
+            self.value = _NAN
+            return _NAN
+        if count == n:
+            gain = (self._gain + up) / n
+            loss = (self._loss + down) / n
+        else:
+            gain = (self._gain * (n - 1) + up) / n
+            loss = (self._loss * (n - 1) + down) / n
+        self._gain = gain
+        self._loss = loss
+        total = gain + loss
+        value = 100.0 * gain / total if total > 0.0 else 50.0
+        self.value = value
+        return value
+
+
+class Returns:
+    """Streaming one-step simple or log returns; equals ``returns(x, log)``."""
+
+    __slots__ = ("_count", "_prev", "log", "value")
+
+    def __init__(self, log: bool = False) -> None:
+        self.log = bool(log)
+        self.reset()
+
+    def reset(self) -> None:
+        self._count = 0
+        self._prev = _NAN
+        self.value = _NAN
+
+    @property
+    def ready(self) -> bool:
+        return self._count >= 2
+
+    def update(self, x: float) -> float:
+        x = float(x)
+        if x != x:
+            self.value = _NAN
+            return _NAN
+        prev = self._prev
+        self._prev = x
+        self._count += 1
+        if prev != prev or prev == 0.0:
+            value = _NAN
+        else:
+            q = x / prev
+            value = (math.log(q) if q > 0.0 else _NAN) if self.log else q - 1.0
+        self.value = value
+        return value
+
+
+class RollingVolatility:
+    """Streaming std (ddof=1) of the last ``n`` log returns; equals ``rolling_volatility(x, n)``."""
+
+    __slots__ = ("_moments", "_returns", "n", "value")
+
+    def __init__(self, n: int) -> None:
+        self.n = _period(n, 2)
+        self._returns = Returns(log=True)
+        self._moments = _Moments(self.n, 1)
+        self.value = _NAN
+
+    def reset(self) -> None:
+        self._returns.reset()
+        self._moments.reset()
+        self.value = _NAN
+
+    @property
+    def ready(self) -> bool:
+        return self._moments._count >= self.n
+
+    def update(self, x: float) -> float:
+        r = self._returns.update(x)
+        value = _NAN if r != r else self._moments.add(r)
+        self.value = value
+        return value
+
+
+class ZScore:
+    """Streaming rolling z-score of each value in its own window of ``n``; equals ``zscore(x, n, ddof)``."""
+
+    __slots__ = ("_moments", "n", "value")
+
+    def __init__(self, n: int, ddof: int = 1) -> None:
+        self.n = _period(n, 2)
+        self._moments = _Moments(self.n, _ddof(ddof))
+        self.value = _NAN
+
+    def reset(self) -> None:
+        self._moments.reset()
+        self.value = _NAN
+
+    @property
+    def ready(self) -> bool:
+        return self._moments._count >= self.n
+
+    def update(self, x: float) -> float:
+        x = float(x)
+        if x != x:
+            self.value = _NAN
+            return _NAN
+        moments = self._moments
+        std = moments.add(x)
+        value = (x - moments.mean) / std if std > 0.0 else _NAN
+        self.value = value
+        return value
+
+
+__all__ = [
+    "EMA",
+    "RSI",
+    "SMA",
+    "Returns",
+    "RollingVolatility",
+    "ZScore",
+    "ema",
+    "returns",
+    "rolling_volatility",
+    "rsi",
+    "sma",
+    "zscore",
+]

@@ -1,0 +1,370 @@
+"""The embedded default source: a seeded, endless market simulator.
+
+    Simulator(("BTC/USDT", "ETH/USDT"), seed=7)  ->  BookSnapshot + Quote per symbol at start, then
+    per symbol: BookDelta every 50-100 ms, Quote when the top changes, Trades at ~6-12 orders/s
+
+How it works, per 1 s frame (``sim_price.FRAME_NS``):
+
+- ``FactorModel`` draws the fair mid of every symbol on a 50 ms grid: market factor + idiosyncratic
+  Student-t shocks, GARCH(1,1) variance regime (see ``sim_price``).
+- Each symbol's ``SimBook`` (see ``sim_book``) follows the fair mid at every book update; the levels it
+  changed since the last update become one ``BookDelta`` (contiguous update ids, absolute amounts,
+  ``0`` deletes), followed by a ``Quote`` (``seq`` = the delta's ``seq``) when the top changed.
+- Taker orders arrive as a Poisson process whose rate scales with volatility; the side leans towards
+  the fair price (buyers lift a stale ask); the size is lognormal (heavy-tailed, like real flow). An
+  order walks the book from the best level and prints one ``Trade`` per level filled (sequential ids),
+  consuming that depth, which the next delta publishes.
+- Events of all symbols are merged by event time (ms, like venue timestamps); ``ts_recv`` adds a
+  seeded latency of ~2 ms and is kept monotone in stream order (pacing follows it).
+
+Same seed and start give the same events. ``SimFaults`` injects sequence gaps, duplicates, crossed
+levels and bad values from a separate random stream, so the market itself is unchanged by them; after a
+gap or a crossed level the simulator sends a fresh ``BookSnapshot`` ``resync_ms`` later, like a client
+that refetched the REST snapshot.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+
+from ..clock import Clock
+from ..errors import ConfigError
+from ..events import BookDelta, BookSnapshot, Event, Levels, Quote, Trade
+from ..stats import Rejections
+from .base import paced
+from .sim_book import Draws, SimBook, SimSide
+from .sim_price import FRAME_NS, STEP_NS, STEPS, FactorModel
+from .sim_specs import SECONDS_PER_YEAR, SymbolSpec, symbol_spec
+
+MS = 1_000_000
+_TRADE_SIZE_SIGMA = 2.3  # lognormal sigma of taker order notionals (Binance BTCUSDT: mean/median ~ 35)
+_MAX_WALK = 8  # levels one taker order may sweep
+
+
+@dataclass(frozen=True, slots=True)
+class SimFaults:
+    """Probabilities of injected faults (all 0 by default): per delta ``gap_prob`` (the delta is not
+    sent: a sequence gap) and ``crossed_prob`` (an extra delta puts a bid above the best ask), per
+    delta or trade ``duplicate_prob`` (sent twice), per trade ``bad_value_prob`` (NaN / infinite price
+    or a non-positive amount). ``resync_ms``: delay of the fresh snapshot after a gap or crossed level."""
+
+    gap_prob: float = 0.0
+    duplicate_prob: float = 0.0
+    crossed_prob: float = 0.0
+    bad_value_prob: float = 0.0
+    resync_ms: int = 500
+
+    def __post_init__(self) -> None:
+        for name in ("gap_prob", "duplicate_prob", "crossed_prob", "bad_value_prob"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
+                raise ConfigError(f"SimFaults.{name} must be a probability in [0, 1], got {value!r}")
+        if not (isinstance(self.resync_ms, int) and self.resync_ms >= 0):
+            raise ConfigError(f"SimFaults.resync_ms must be an int >= 0, got {self.resync_ms!r}")
+
+
+# A pending event: (ts_event, event class, symbol, the fields after ts_recv). ts_recv is assigned when
+# the merged frame is emitted, so that it is monotone in stream order.
+_Record = tuple[int, type, str, tuple[Any, ...]]
+
+
+def _scale(increment: float) -> float:
+    """The divisor that turns a count of ``increment`` into a value: ``100.0`` for 0.01. Dividing an
+    integer by a power of ten gives the float nearest to the decimal (no ``round`` needed). Increments
+    of 1 and more (10, 100: prices in the millions) are exact as well: the divisor is ``1 / 10**k``."""
+    if increment < 1.0:
+        inverse = round(1.0 / increment)
+        if abs(inverse * increment - 1.0) > 1e-9:
+            raise ConfigError(f"tick or lot {increment!r} does not divide 1")
+        return float(inverse)
+    return 1.0 / increment
+
+
+class _SymbolState:
+    """Everything the generator keeps per symbol while it runs, and its conversions to event fields."""
+
+    __slots__ = (
+        "amount_scale",
+        "book",
+        "move_ticks",
+        "next_update",
+        "price_scale",
+        "quoted",
+        "resync_due",
+        "seq",
+        "size_mu",
+        "spec",
+        "symbol",
+        "trade_id",
+    )
+
+    def __init__(self, spec: SymbolSpec, book: SimBook, start_ns: int) -> None:
+        self.spec = spec
+        self.symbol = spec.symbol
+        self.book = book
+        self.price_scale = _scale(spec.tick)
+        self.amount_scale = _scale(spec.lot)
+        crc = zlib.crc32(spec.symbol.encode())
+        self.seq = 4_000_000_000 + crc % 1_000_000_000  # last update id
+        self.trade_id = 300_000_000 + crc % 100_000_000  # last trade id
+        self.next_update = start_ns + (10 + crc % 50) * MS  # symbols' update phases differ
+        self.quoted: tuple[int, int, int, int] | None = None
+        self.resync_due = 0
+        step_sigma = spec.vol / math.sqrt(SECONDS_PER_YEAR * STEPS)
+        self.move_ticks = max(1.0, spec.price * step_sigma / spec.tick)  # 1-sigma move of a 50 ms step
+        self.size_mu = math.log(spec.trade_notional / spec.price / spec.lot)
+
+    def price(self, ticks: int) -> float:
+        return ticks / self.price_scale
+
+    def amount(self, lots: int) -> float:
+        return lots / self.amount_scale
+
+    def levels(self, changes: Iterable[tuple[int, int]], sign: int) -> Levels:
+        """``(signed key, lots)`` pairs as ``(price, amount)`` levels (``sign`` -1 for bids)."""
+        price_scale, amount_scale = sign * self.price_scale, self.amount_scale
+        return tuple([(key / price_scale, lots / amount_scale) for key, lots in changes])
+
+    def delta_fields(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> tuple[Any, ...]:
+        """Fields of the next ``BookDelta``; one update id per level change."""
+        first = self.seq + 1
+        self.seq += len(bids) + len(asks)
+        return (first, self.seq, self.levels(bids, -1), self.levels(asks, 1))
+
+    def snapshot_fields(self) -> tuple[Any, ...]:
+        bids, asks = self.book.bids, self.book.asks
+        return (
+            self.seq,
+            self.levels([(key, bids.lots[key]) for key in bids.keys], -1),
+            self.levels([(key, asks.lots[key]) for key in asks.keys], 1),
+        )
+
+    def quote_fields(self) -> tuple[Any, ...] | None:
+        """Fields of a ``Quote`` when the top of the book changed since the last one, else None."""
+        top = self.book.top()
+        if top == self.quoted:
+            return None
+        self.quoted = top
+        bid, bid_lots, ask, ask_lots = top
+        return (self.seq, self.price(bid), self.amount(bid_lots), self.price(ask), self.amount(ask_lots))
+
+
+class Simulator:
+    """A seeded market of ``symbols``: L2 books, quotes and trades (see the module docstring).
+
+    ``start_ns=None`` starts now (wall clock, rounded to the ms). ``speed`` paces ``stream`` (1.0 = real
+    time, 10.0 = ten times faster). ``depth`` is the number of levels per side."""
+
+    name = "sim"
+    endless = True
+
+    def __init__(
+        self,
+        symbols: Iterable[str] = ("BTC/USDT", "ETH/USDT", "SOL/USDT"),
+        *,
+        seed: int = 7,
+        start_ns: int | None = None,
+        exchange: str = "sim",
+        faults: SimFaults | None = None,
+        speed: float = 1.0,
+        depth: int = 200,
+    ) -> None:
+        if isinstance(symbols, str):
+            symbols = (symbols,)
+        self.symbols: tuple[str, ...] = tuple(dict.fromkeys(symbols))
+        if not self.symbols:
+            raise ConfigError("the simulator needs at least one symbol")
+        self.specs: dict[str, SymbolSpec] = {symbol: symbol_spec(symbol) for symbol in self.symbols}
+        if not isinstance(seed, int):
+            raise ConfigError(f"seed must be an int, got {seed!r}")
+        if not (isinstance(depth, int) and depth >= 5):
+            raise ConfigError(f"depth must be an int >= 5, got {depth!r}")
+        if not speed > 0:
+            raise ConfigError(f"speed must be > 0 (inf: as fast as possible), got {speed!r}")
+        self.seed = seed
+        self.start_ns = (time.time_ns() // MS) * MS if start_ns is None else int(start_ns)
+        self.exchange = exchange or "sim"
+        self.faults = faults or SimFaults()
+        self.speed = speed
+        self.depth = depth
+
+    def __repr__(self) -> str:
+        return f"Simulator({list(self.symbols)}, seed={self.seed}, start_ns={self.start_ns})"
+
+    async def stream(self, clock: Clock, rejections: Rejections) -> AsyncIterator[Event]:
+        """The events paced against ``clock`` at real time x ``speed``."""
+        async for event in paced(self.iter_events(rejections), clock, self.speed):
+            yield event
+
+    def iter_events(self, rejections: Rejections) -> Iterator[Event]:
+        """The endless event stream, as fast as it can be generated. Every call starts over."""
+        return _Run(self).events()
+
+
+class _Run:
+    """One pass of the generator (all mutable state lives here, not on the ``Simulator``)."""
+
+    def __init__(self, sim: Simulator) -> None:
+        rng = np.random.default_rng(sim.seed)
+        self.rng = rng
+        self.draws = Draws(rng)
+        # faults and latency have their own streams: switching them on does not change the market
+        self.fault_draws = Draws(np.random.default_rng([sim.seed, 1]))
+        self.latency_draws = Draws(np.random.default_rng([sim.seed, 2]))
+        self.faults = sim.faults
+        self.exchange = sim.exchange
+        self.start_ns = sim.start_ns
+        specs = [sim.specs[symbol] for symbol in sim.symbols]
+        self.model = FactorModel(specs, rng)
+        self.states = [
+            _SymbolState(spec, SimBook(spec, rng, self.draws, sim.depth), sim.start_ns) for spec in specs
+        ]
+        self.last_recv = 0
+
+    def events(self) -> Iterator[Event]:
+        start = self.start_ns
+        records: list[_Record] = []
+        for state in self.states:
+            state.book.update(state.spec.price / state.spec.tick, state.spec.spread_ticks)
+            state.book.bids.changes()
+            state.book.asks.changes()
+            records.append((start, BookSnapshot, state.symbol, state.snapshot_fields()))
+            self._quote(state, start, records)
+        yield from self._emit(records)
+        while True:
+            fair, vol = self.model.next_frame()
+            records = []
+            for state, path in zip(self.states, fair, strict=True):
+                self._frame(state, start, path, vol, records)
+            records.sort(key=itemgetter(0))
+            yield from self._emit(records)
+            start += FRAME_NS
+
+    def _emit(self, records: list[_Record]) -> Iterator[Event]:
+        exchange, latency, last = self.exchange, self.latency_draws, self.last_recv
+        for ts, cls, symbol, fields in records:
+            recv = ts + 1_500_000 + int(latency.exponential() * 500_000)  # ~2 ms, never below 1.5 ms
+            if recv < last:
+                recv = last
+            last = self.last_recv = recv
+            yield cls(exchange, symbol, ts, recv, *fields)
+
+    # -- one symbol, one frame ----------------------------------------------------------------------
+
+    def _frame(
+        self, state: _SymbolState, start: int, fair: list[float], vol: float, sink: list[_Record]
+    ) -> None:
+        """Book updates every 50-100 ms and taker orders (Poisson, rate x volatility) of one frame,
+        in time order; the book update goes first when both fall on the same ms."""
+        draws, rng, spec = self.draws, self.rng, state.spec
+        end = start + FRAME_NS
+        updates: list[int] = []
+        t = state.next_update
+        while t < end:
+            updates.append(t)
+            t += (50 + int(draws.uniform() * 51.0)) * MS
+        state.next_update = t
+        n = int(rng.poisson(spec.trade_rate * vol))
+        times: list[int] = []
+        sizes: list[float] = []
+        if n:
+            times = (np.sort(rng.integers(0, 1000, n)) * MS + start).tolist()
+            sizes = rng.lognormal(state.size_mu, _TRADE_SIZE_SIGMA, n).tolist()
+        wide = min(0.5, 0.04 * vol * vol)  # spreads widen when volatility is high
+        i = j = 0
+        while i < len(updates) or j < n:
+            if j >= n or (i < len(updates) and updates[i] <= times[j]):
+                ts = updates[i]
+                spread = spec.spread_ticks
+                if draws.uniform() < wide:
+                    spread += 1 + int(draws.exponential() * 1.5 * spread)
+                self._book_update(state, ts, fair[(ts - start) // STEP_NS], spread, sink)
+                i += 1
+            else:
+                ts = times[j]
+                self._taker(state, ts, fair[(ts - start) // STEP_NS], sizes[j], sink)
+                j += 1
+
+    def _book_update(
+        self, state: _SymbolState, ts: int, fair: float, spread: int, sink: list[_Record]
+    ) -> None:
+        book = state.book
+        book.update(fair, spread)
+        bids, asks = book.bids.changes(), book.asks.changes()
+        if bids or asks:
+            self._send((ts, BookDelta, state.symbol, state.delta_fields(bids, asks)), state, sink)
+        self._quote(state, ts, sink)
+        if self.faults.crossed_prob and self.fault_draws.uniform() < self.faults.crossed_prob:
+            self._crossed(state, ts, sink)
+        if state.resync_due and ts >= state.resync_due:
+            state.resync_due = 0
+            sink.append((ts, BookSnapshot, state.symbol, state.snapshot_fields()))
+
+    def _quote(self, state: _SymbolState, ts: int, sink: list[_Record]) -> None:
+        fields = state.quote_fields()
+        if fields is not None:
+            sink.append((ts, Quote, state.symbol, fields))
+
+    def _taker(self, state: _SymbolState, ts: int, fair: float, size: float, sink: list[_Record]) -> None:
+        """A taker order: buys lean towards a fair price above the mid; one ``Trade`` per level filled."""
+        book = state.book
+        mid = 0.5 * (book.asks.keys[0] - book.bids.keys[0])
+        buy = self.draws.uniform() < 0.5 + 0.4 * math.tanh((fair - mid) / state.move_ticks)
+        side: SimSide = book.asks if buy else book.bids
+        sign, aggressor = (1, "buy") if buy else (-1, "sell")
+        faults, draws = self.faults, self.fault_draws
+        for key, lots in side.take(max(1, int(size)), _MAX_WALK):
+            state.trade_id += 1
+            price, amount = state.price(sign * key), state.amount(lots)
+            if faults.bad_value_prob and draws.uniform() < faults.bad_value_prob:
+                price, amount = _corrupt(price, amount, draws.uniform())
+            record = (ts, Trade, state.symbol, (str(state.trade_id), price, amount, aggressor))
+            sink.append(record)
+            if faults.duplicate_prob and draws.uniform() < faults.duplicate_prob:
+                sink.append(record)
+
+    # -- faults -------------------------------------------------------------------------------------
+
+    def _send(self, record: _Record, state: _SymbolState, sink: list[_Record]) -> None:
+        """Append a delta, unless a fault drops it (a gap) or sends it twice."""
+        faults, draws = self.faults, self.fault_draws
+        if faults.gap_prob and draws.uniform() < faults.gap_prob:
+            self._schedule_resync(state, record[0])
+            return
+        sink.append(record)
+        if faults.duplicate_prob and draws.uniform() < faults.duplicate_prob:
+            sink.append(record)
+
+    def _crossed(self, state: _SymbolState, ts: int, sink: list[_Record]) -> None:
+        """An extra delta with a bid above the best ask; the model's next delta deletes it again."""
+        asks = state.book.asks
+        key = -(asks.keys[0] + 1 + int(self.fault_draws.uniform() * 3.0))
+        lots = asks.lots[asks.keys[0]]
+        state.book.bids.mark_published(key, lots)
+        sink.append((ts, BookDelta, state.symbol, state.delta_fields([(key, lots)], [])))
+        self._schedule_resync(state, ts)
+
+    def _schedule_resync(self, state: _SymbolState, ts: int) -> None:
+        if not state.resync_due:
+            state.resync_due = ts + self.faults.resync_ms * MS
+
+
+def _corrupt(price: float, amount: float, u: float) -> tuple[float, float]:
+    if u < 0.25:
+        return math.nan, amount
+    if u < 0.5:
+        return math.inf, amount
+    if u < 0.75:
+        return price, -amount
+    return price, 0.0
+
+
+__all__ = ["SimFaults", "Simulator"]
