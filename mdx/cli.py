@@ -56,14 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_options(monitor)
     monitor.add_argument("--port", type=int, default=8866, help="port to serve on (default: 8866)")
     monitor.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    monitor.add_argument("--preheat", action="store_true", help="keep preheated kernels for instant first render")
+    monitor.add_argument(
+        "--preheat", action="store_true", help="keep preheated kernels for instant first render"
+    )
 
     record = commands.add_parser("record", help="record normalized events from a source to a file")
     _add_source_options(record)
     record.add_argument("--out", required=True, help="output file (.mdx.jsonl.gz)")
-    record.add_argument("--seconds", type=float, default=60.0, help="event-time seconds to record (default: 60)")
     record.add_argument(
-        "--realtime", action="store_true", help="pace offline sources in real time (default: as fast as possible)"
+        "--seconds", type=float, default=60.0, help="event-time seconds to record (default: 60)"
+    )
+    record.add_argument(
+        "--realtime",
+        action="store_true",
+        help="pace offline sources in real time (default: as fast as possible)",
     )
 
     replay = commands.add_parser("replay", help="replay captures or recordings and print a summary")
@@ -82,7 +88,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_monitor(args: argparse.Namespace) -> int:
     from .serve import serve_monitor
 
-    return serve_monitor(_settings(args), port=args.port, open_browser=not args.no_browser, preheat=args.preheat)
+    return serve_monitor(
+        _settings(args), port=args.port, open_browser=not args.no_browser, preheat=args.preheat
+    )
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -92,7 +100,9 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     source = make_source(_settings(args))
     if not isinstance(source, OfflineSource) or args.realtime:
-        raise MdxError("live and real-time recording arrive with the live-exchange work; use an offline source")
+        raise MdxError(
+            "live and real-time recording arrive with the live-exchange work; use an offline source"
+        )
     rejections = Rejections()
     written = 0
     end_ns: int | None = None
@@ -104,7 +114,10 @@ def cmd_record(args: argparse.Namespace) -> int:
                 break
             writer.write(event)
             written += 1
-    print(f"recorded {written} events ({args.seconds:g} s of event time) to {args.out}; rejected {rejections.total}")
+    print(
+        f"recorded {written} events ({args.seconds:g} s of event time) to {args.out}; "
+        f"rejected {rejections.total}"
+    )
     return 0
 
 
@@ -118,10 +131,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     session.run_until_done()
     elapsed = time.perf_counter() - started
-    print(f"{session.events_processed} events in {elapsed:.2f} s ({session.events_processed / elapsed:,.0f}/s)")
+    print(
+        f"{session.events_processed} events in {elapsed:.2f} s ({session.events_processed / elapsed:,.0f}/s)"
+    )
     for (exchange, symbol), book in sorted(session.books.items()):
         state = "in sync" if book.in_sync else "OUT OF SYNC"
-        print(f"  {exchange} {symbol}: book {state} at seq {book.seq}, mid {book.mid:.8g}, spread {book.spread_bps:.2f} bps")
+        print(
+            f"  {exchange} {symbol}: book {state} at seq {book.seq}, "
+            f"mid {book.mid:.8g}, spread {book.spread_bps:.2f} bps"
+        )
     for (key, tf), builder in sorted(session.bar_builders.items()):
         bars = session.cache.history(f"bars.{tf}", key)
         if builder.current is not None:
@@ -135,7 +153,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     handlers = {"monitor": cmd_monitor, "record": cmd_record, "replay": cmd_replay}
     try:
         return handlers[args.command](args)

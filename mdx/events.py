@@ -9,7 +9,9 @@ Book levels are tuples of ``(price, amount)`` floats; in a ``BookDelta`` the amo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 Level = tuple[float, float]
 Levels = tuple[Level, ...]
@@ -84,7 +86,36 @@ class Bar:
     closed: bool  # False while the bar is still open (partial)
 
 
+E = TypeVar("E")
+
+
+def fast_constructor(cls: type[E]) -> Callable[..., E]:
+    """A constructor for a frozen slotted dataclass, about 4x faster than ``cls(...)``: it fills a
+    mutable twin with the same slots, then sets ``__class__`` (the frozen ``__init__`` pays an
+    ``object.__setattr__`` call per field). Every field must be passed; the result is a real ``cls``."""
+    names: tuple[str, ...] = cls.__slots__  # type: ignore[attr-defined]
+    twin = type(f"_Mutable{cls.__name__}", (), {"__slots__": names})
+    body = "".join(f"    o.{n} = {n}\n" for n in names)
+    source = f"def make({', '.join(names)}):\n    o = new(twin)\n{body}    o.__class__ = cls\n    return o\n"
+    scope: dict[str, Any] = {"new": object.__new__, "twin": twin, "cls": cls}
+    exec(source, scope)
+    make: Callable[..., E] = scope["make"]
+    make.__qualname__ = make.__name__ = f"make_{cls.__name__}"
+    return make
+
+
 Event = Trade | BookSnapshot | BookDelta | Quote | Bar
 MARKET_EVENTS = (Trade, BookSnapshot, BookDelta, Quote)
 
-__all__ = ["MARKET_EVENTS", "Bar", "BookDelta", "BookSnapshot", "Event", "Level", "Levels", "Quote", "Trade"]
+__all__ = [
+    "MARKET_EVENTS",
+    "Bar",
+    "BookDelta",
+    "BookSnapshot",
+    "Event",
+    "Level",
+    "Levels",
+    "Quote",
+    "Trade",
+    "fast_constructor",
+]

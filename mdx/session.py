@@ -114,8 +114,15 @@ class Session:
             self.rejections.add(error)
 
     def _on_trade(self, key: Key, trade: Trade) -> None:
-        if not (math.isfinite(trade.price) and trade.price > 0 and math.isfinite(trade.amount) and trade.amount > 0):
-            raise InvalidValue(f"trade {trade.id} on {trade.symbol}: price {trade.price!r} amount {trade.amount!r}")
+        if not (
+            math.isfinite(trade.price)
+            and trade.price > 0
+            and math.isfinite(trade.amount)
+            and trade.amount > 0
+        ):
+            raise InvalidValue(
+                f"trade {trade.id} on {trade.symbol}: price {trade.price!r} amount {trade.amount!r}"
+            )
         self._remember_trade_id(key, trade)
         self.cache.set_latest("trade", key, trade)
         self.cache.append("trades", key, trade)
@@ -266,10 +273,8 @@ class Session:
         self._stop_requested.set()
         loop, task = self._loop, self._task
         if loop is not None and task is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
                 loop.call_soon_threadsafe(task.cancel)
-            except RuntimeError:
-                pass  # loop closed between the check and the call
         if self._thread is not None:
             self._thread.join(timeout)
         self.set_status("stopped")

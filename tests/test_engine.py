@@ -68,7 +68,16 @@ def test_simulated_clock_jumps_instead_of_sleeping() -> None:
     assert clock.now_ns() == 10**18
 
 
-@pytest.mark.parametrize(("tf", "ns"), [("1s", 10**9), ("1m", 60 * 10**9), ("5m", 300 * 10**9), ("4h", 4 * 3600 * 10**9), ("1w", 7 * 86400 * 10**9)])
+@pytest.mark.parametrize(
+    ("tf", "ns"),
+    [
+        ("1s", 10**9),
+        ("1m", 60 * 10**9),
+        ("5m", 300 * 10**9),
+        ("4h", 4 * 3600 * 10**9),
+        ("1w", 7 * 86400 * 10**9),
+    ],
+)
 def test_timeframes(tf: str, ns: int) -> None:
     assert timeframe_ns(tf) == ns
 
@@ -80,7 +89,9 @@ def test_unknown_timeframes_are_rejected_with_the_value(bad: object) -> None:
 
 
 def test_settings_round_trip_through_the_environment_and_hide_the_redis_url() -> None:
-    settings = Settings(source="replay:a.gz,b.gz", symbols=("BTC/USDT",), speed=10.0, redis_url="redis://:hunter2@h")
+    settings = Settings(
+        source="replay:a.gz,b.gz", symbols=("BTC/USDT",), speed=10.0, redis_url="redis://:hunter2@h"
+    )
     assert Settings.from_env(settings.to_env()) == settings
     assert settings.replay_paths == ("a.gz", "b.gz") and settings.source_kind == "replay"
     assert "hunter2" not in repr(settings)
@@ -91,8 +102,20 @@ def test_settings_round_trip_through_the_environment_and_hide_the_redis_url() ->
 
 
 def test_exception_tree_has_one_root() -> None:
-    for name in ("ConfigError", "InvalidTimeframe", "DataError", "MalformedFrame", "InvalidValue", "CaptureError",
-                 "BookError", "BookOutOfSync", "CrossedBook", "SourceError", "SourceUnavailable", "UnknownSymbol"):
+    for name in (
+        "ConfigError",
+        "InvalidTimeframe",
+        "DataError",
+        "MalformedFrame",
+        "InvalidValue",
+        "CaptureError",
+        "BookError",
+        "BookOutOfSync",
+        "CrossedBook",
+        "SourceError",
+        "SourceUnavailable",
+        "UnknownSymbol",
+    ):
         assert issubclass(getattr(mdx, name), MdxError)
     assert issubclass(mdx.InvalidValue, DataError) and issubclass(mdx.DataError, ValueError)
 

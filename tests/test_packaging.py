@@ -31,10 +31,14 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject() -> None:
             listed[_name(item)] = item
     listed.pop("python")
     listed.pop("pip")
-    assert set(listed) == set(expected), f"only in environment.yml: {set(listed) - set(expected)}; " \
+    assert set(listed) == set(expected), (
+        f"only in environment.yml: {set(listed) - set(expected)}; "
         f"only in pyproject: {set(expected) - set(listed)}"
+    )
     for name, requirement in expected.items():
-        assert listed[name].replace(" ", "") == requirement.replace(" ", ""), f"version pins differ for {name}"
+        assert listed[name].replace(" ", "") == requirement.replace(" ", ""), (
+            f"version pins differ for {name}"
+        )
 
 
 def test_readme_shows_the_two_commands_and_ci_runs_the_test_command() -> None:
@@ -44,7 +48,9 @@ def test_readme_shows_the_two_commands_and_ci_runs_the_test_command() -> None:
 
 
 def test_cli_help_explains_every_command() -> None:
-    result = subprocess.run([sys.executable, "-m", "mdx.cli", "--help"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "mdx.cli", "--help"], capture_output=True, text=True, check=True
+    )
     for word in ("monitor", "record", "replay", "sim", "replay:PATH"):
         assert word in result.stdout
     for command in ("monitor", "record", "replay"):
