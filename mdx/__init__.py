@@ -57,6 +57,8 @@ _EXPORTS: dict[str, str] = {
     "resample_trades": "mdx.bars",
     "BarBuilder": "mdx.bars",
     "bars_to_frame": "mdx.bars",
+    "trades_to_frame": "mdx.bars",
+    "RecordingWriter": "mdx.recording",
     "sma": "mdx.indicators",
     "ema": "mdx.indicators",
     "rsi": "mdx.indicators",

@@ -338,6 +338,23 @@ class BarBuilder:
         return f"BarBuilder({self.exchange!r}, {self.symbol!r}, {self.timeframe!r}, late={self.late})"
 
 
+def trades_to_frame(trades: Iterable[Trade]) -> pd.DataFrame:
+    """Trades -> a frame with ccxt's trade columns (``timestamp`` ms, ``price``, ``amount``, ``side`` as
+    a ``buy``/``sell`` categorical, ``id``): the input of ``resample_trades``. ``ts_event`` keeps ns."""
+    rows = [t for t in trades if isinstance(t, Trade)]
+    ts = np.fromiter((t.ts_event for t in rows), dtype=np.int64, count=len(rows))
+    return pd.DataFrame(
+        {
+            "timestamp": ts // 1_000_000,
+            "price": np.fromiter((t.price for t in rows), dtype=np.float64, count=len(rows)),
+            "amount": np.fromiter((t.amount for t in rows), dtype=np.float64, count=len(rows)),
+            "side": pd.Categorical([t.side or None for t in rows], categories=["buy", "sell"]),
+            "id": [t.id for t in rows],
+            "ts_event": ts,
+        }
+    )
+
+
 def bars_to_frame(bars: Iterable[Bar]) -> pd.DataFrame:
     """Bars -> a frame in the format of ``resample_trades`` (one row per bar, in the given order)."""
     rows = list(bars)
@@ -359,4 +376,5 @@ __all__ = [
     "bar_origin_ns",
     "bars_to_frame",
     "resample_trades",
+    "trades_to_frame",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mdx.bars import BAR_COLUMNS, BarBuilder, bars_to_frame, resample_trades
+from mdx.bars import BAR_COLUMNS, BarBuilder, bars_to_frame, resample_trades, trades_to_frame
 from mdx.errors import DataError, InvalidTimeframe, InvalidValue
 from mdx.events import Bar, Trade
 from mdx.timeframes import timeframe_ns
@@ -485,3 +485,18 @@ def test_kraken_streaming_equals_batch(shared_data: Path) -> None:
         pd.testing.assert_frame_equal(
             streamed_frame(events, timeframe), resample_trades(trades, timeframe), check_exact=True
         )
+
+
+def test_trades_to_frame_feeds_resample_trades_with_the_same_bars_as_the_builder() -> None:
+    s = 1_000_000_000
+    trades = [
+        Trade("x", "BTC/USDT", 60 * s + i * s // 3, 60 * s + i * s // 3, str(i), 100.0 + (i % 5), 0.5, side)
+        for i, side in enumerate(["buy", "sell", ""] * 100)
+    ]
+    frame = trades_to_frame(trades)
+    assert list(frame.columns[:5]) == ["timestamp", "price", "amount", "side", "id"]
+    assert frame["side"].isna().sum() == 100
+    builder = BarBuilder("x", "BTC/USDT", "10s")
+    closed = [bar for t in trades for bar in builder.update(t)]
+    expected = bars_to_frame([*closed, builder.current])
+    pd.testing.assert_frame_equal(resample_trades(frame, "10s"), expected)
