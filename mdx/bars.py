@@ -125,7 +125,11 @@ def _sides(col: pd.Series) -> tuple[np.ndarray, tuple[int, int, int]]:
         return col.cat.codes.to_numpy(), (unused + 1, buy, sell)
     if dtype == np.bool_:
         return col.to_numpy(dtype=np.bool_).view(np.int8), _BOOL_SIDES
-    if dtype.kind == "O" or isinstance(dtype, pd.StringDtype):
+    if isinstance(dtype, pd.StringDtype):  # compared in pandas' string engine (pyarrow: ~6 ns a value)
+        buy = col.eq("buy").to_numpy(dtype=np.bool_, na_value=False)
+        other = ~(buy | col.eq("sell").to_numpy(dtype=np.bool_, na_value=False))
+        return buy.view(np.int8) | (other.view(np.int8) << 1), _STR_SIDES
+    if dtype.kind == "O":
         values = col.to_numpy(dtype=object)
         buy = np.equal(values, "buy")
         other = np.not_equal(values, "sell", out=np.zeros(values.size, np.bool_), where=~buy)
