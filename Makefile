@@ -33,7 +33,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check mdx tests bench
 
 bench: $(VENV)/.installed-test
-	for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	for script in bench/bench_replay.py bench/bench_bars.py bench/bench_indicators.py bench/bench_simulator.py; do \
+	  echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	echo "== bench/bench_ui.py"; $(BIN)/python bench/bench_ui.py refresh --kernel
+	$(BIN)/python bench/bench_ui.py browser
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

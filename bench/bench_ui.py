@@ -1,8 +1,8 @@
 """Benchmarks of the live monitor. Prints figures; asserts nothing (see tests/ for behaviour).
 
     .venv/bin/python bench/bench_ui.py refresh            # kernel time per refresh, 3 symbols, 4 Hz data
-    .venv/bin/python bench/bench_ui.py refresh --kernel   # the same inside a real ipykernel (comm messages sent)
-    .venv/bin/python bench/bench_ui.py memory --seconds 180 --speed 10   # 30 simulated minutes, RSS over time
+    .venv/bin/python bench/bench_ui.py refresh --kernel   # the same inside a real ipykernel (messages sent)
+    .venv/bin/python bench/bench_ui.py memory --seconds 360 --speed 10   # 60 simulated minutes, RSS over time
     .venv/bin/python bench/bench_ui.py browser            # first render cold / preheated, browser JS heap
 
 ``refresh`` drives a seeded simulator on a simulated clock: 10 minutes of history first, then per refresh
@@ -112,9 +112,13 @@ def refresh_in_kernel(refreshes: int) -> dict[str, object]:
         km.shutdown_kernel(now=True)
 
 
-def memory_figures(seconds: float, speed: float, hz: float, sample_s: float) -> dict[str, object]:
+def memory_figures(
+    seconds: float, speed: float, hz: float, sample_s: float, trace: bool
+) -> dict[str, object]:
     """A live simulator session at ``speed`` x real time with the app refreshing at ``hz`` on an asyncio
-    loop, RSS and Python heap sampled every ``sample_s``."""
+    loop; RSS and live Python objects (and with ``trace`` the traced Python heap, which slows everything
+    down) sampled every ``sample_s``. Windows are bounded by count, so memory grows until they are full
+    (2000 one-second bars per symbol: 33 simulated minutes), then stays flat."""
     import asyncio
     import tracemalloc
 
@@ -124,7 +128,8 @@ def memory_figures(seconds: float, speed: float, hz: float, sample_s: float) -> 
     from mdx.ui import MonitorApp
 
     process = psutil.Process()
-    tracemalloc.start()
+    if trace:
+        tracemalloc.start()
     app = MonitorApp(Settings(symbols=SYMBOLS, speed=speed), timeframe="1s", refresh_hz=hz)
     samples: list[dict[str, float]] = []
 
@@ -134,12 +139,13 @@ def memory_figures(seconds: float, speed: float, hz: float, sample_s: float) -> 
         while (elapsed := time.monotonic() - started) < seconds:
             await asyncio.sleep(sample_s)
             gc.collect()
-            current, _peak = tracemalloc.get_traced_memory()
+            current = tracemalloc.get_traced_memory()[0] if trace else 0
             samples.append(
                 {
                     "t_s": round(time.monotonic() - started, 1),
                     "sim_min": round((time.monotonic() - started) * speed / 60, 1),
                     "rss_mb": round(process.memory_info().rss / 2**20, 1),
+                    "py_objects": len(gc.get_objects()),
                     "py_heap_mb": round(current / 2**20, 2),
                     "events": app.session.events_processed if app.session else 0,
                     "refreshes": app.refreshes,
@@ -151,20 +157,20 @@ def memory_figures(seconds: float, speed: float, hz: float, sample_s: float) -> 
         app.stop()
 
     asyncio.run(main())
-    half = len(samples) // 2
-    first, second = samples[:half], samples[half:]
-    return {
+    full = [s for s in samples if s["sim_min"] >= 35]  # after every window is full
+    summary: dict[str, object] = {
         "seconds": seconds,
         "speed": speed,
-        "simulated_minutes": round(seconds * speed / 60, 1),
-        "rss_mb_first_half_mean": round(statistics.fmean(s["rss_mb"] for s in first), 1) if first else None,
-        "rss_mb_second_half_mean": round(statistics.fmean(s["rss_mb"] for s in second), 1) if second else None,
-        "py_heap_mb_first_half_mean": round(statistics.fmean(s["py_heap_mb"] for s in first), 2) if first else None,
-        "py_heap_mb_second_half_mean": round(statistics.fmean(s["py_heap_mb"] for s in second), 2)
-        if second
-        else None,
-        "samples": samples,
+        "simulated_minutes": seconds * speed / 60,
     }
+    for name in ("rss_mb", "py_objects", "py_heap_mb"):
+        figure: dict[str, float] = {"start": samples[0][name], "end": samples[-1][name]}
+        if len(full) >= 2:
+            per_min = (full[-1][name] - full[0][name]) / (full[-1]["sim_min"] - full[0]["sim_min"])
+            figure["per_sim_minute_once_full"] = round(per_min, 3)
+        summary[name] = figure
+    summary["samples"] = samples
+    return summary
 
 
 def _free_port() -> int:
@@ -204,7 +210,8 @@ def browser_figures(preheat: bool, heap_seconds: float, speed: float, loads: int
     env = {**os.environ, "MDX_SPEED": str(speed)}
     code = (
         "from mdx.serve import serve_monitor; from mdx.config import Settings; "
-        f"raise SystemExit(serve_monitor(Settings.from_env(), port={port}, open_browser=False, preheat={preheat}))"
+        "raise SystemExit(serve_monitor(Settings.from_env(), "
+        f"port={port}, open_browser=False, preheat={preheat}))"
     )
     server = subprocess.Popen(
         [sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -224,7 +231,7 @@ def browser_figures(preheat: bool, heap_seconds: float, speed: float, loads: int
                 page.wait_for_selector(".mdx-candles svg .stick_body", state="attached", timeout=30_000)
                 renders.append(round(time.monotonic() - started, 2))
                 if len(renders) < loads:
-                    page.close()
+                    page.close(run_before_unload=True)  # Voilà shuts that kernel down
                     if preheat:
                         time.sleep(8)  # the pool refills
             result["first_render_s"] = renders
@@ -234,7 +241,13 @@ def browser_figures(preheat: bool, heap_seconds: float, speed: float, loads: int
                 page.wait_for_timeout(10_000)
                 used = page.evaluate("() => performance.memory.usedJSHeapSize")
                 nodes = page.evaluate("() => document.getElementsByTagName('*').length")
-                heap.append({"t_s": round(time.monotonic() - started), "js_heap_mb": round(used / 2**20, 1), "dom": nodes})
+                heap.append(
+                    {
+                        "t_s": round(time.monotonic() - started),
+                        "js_heap_mb": round(used / 2**20, 1),
+                        "dom": nodes,
+                    }
+                )
                 print(json.dumps(heap[-1]), flush=True)
             result["heap"] = heap
             browser.close()
@@ -245,17 +258,20 @@ def browser_figures(preheat: bool, heap_seconds: float, speed: float, loads: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="what", required=True)
     r = sub.add_parser("refresh")
     r.add_argument("--refreshes", type=int, default=400)
     r.add_argument("--timeframe", default="1s")
     r.add_argument("--kernel", action="store_true", help="run inside a real ipykernel")
     m = sub.add_parser("memory")
-    m.add_argument("--seconds", type=float, default=180.0)
+    m.add_argument("--seconds", type=float, default=360.0)
     m.add_argument("--speed", type=float, default=10.0)
     m.add_argument("--hz", type=float, default=4.0)
     m.add_argument("--sample", type=float, default=10.0)
+    m.add_argument("--trace", action="store_true", help="also trace the Python heap (slow)")
     b = sub.add_parser("browser")
     b.add_argument("--preheat", action="store_true")
     b.add_argument("--heap-seconds", type=float, default=0.0)
@@ -264,9 +280,13 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     if args.what == "refresh":
-        figures = refresh_in_kernel(args.refreshes) if args.kernel else refresh_figures(args.refreshes, args.timeframe)
+        figures = (
+            refresh_in_kernel(args.refreshes)
+            if args.kernel
+            else refresh_figures(args.refreshes, args.timeframe)
+        )
     elif args.what == "memory":
-        figures = memory_figures(args.seconds, args.speed, args.hz, args.sample)
+        figures = memory_figures(args.seconds, args.speed, args.hz, args.sample, args.trace)
         figures.pop("samples")
     else:
         figures = browser_figures(args.preheat, args.heap_seconds, args.speed, args.loads)

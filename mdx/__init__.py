@@ -71,6 +71,9 @@ _EXPORTS: dict[str, str] = {
     "Returns": "mdx.indicators",
     "RollingVolatility": "mdx.indicators",
     "ZScore": "mdx.indicators",
+    # the live monitor
+    "MonitorApp": "mdx.ui",
+    "serve_monitor": "mdx.serve",
     # sources and files
     "make_source": "mdx.sources",
     "Simulator": "mdx.sources.simulator",

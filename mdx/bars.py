@@ -35,7 +35,6 @@ import pandas as pd
 
 from .errors import DataError, InvalidValue
 from .events import Bar, Trade
-from .kernels import UNSORTED, resample_kernel
 from .timeframes import timeframe_ns
 
 BAR_COLUMNS = (
@@ -173,6 +172,8 @@ def resample_trades(trades: pd.DataFrame, timeframe: str) -> pd.DataFrame:
         ts, price, amount = ts[ts_valid], price[ts_valid], amount[ts_valid]
         if has_side:
             side = side[ts_valid]
+    from .kernels import UNSORTED, resample_kernel  # numba loads on first batch use, not on import
+
     tf = tf_ns // per_unit
     origin = bar_origin_ns(timeframe) // per_unit
     result = resample_kernel(ts, price, amount, side, *slots, tf, origin)

@@ -42,7 +42,8 @@ class Cache:
 
     def keys(self, kind: str) -> list[Key]:
         """Every (exchange, symbol) that has a latest value or history of this kind."""
-        found = {k for (kd, k) in self._latest if kd == kind} | {k for (kd, k) in self._history if kd == kind}
+        names = [*self._latest, *self._history]  # one C-level copy: safe while the engine adds keys
+        found = {k for (kd, k) in names if kd == kind}
         return sorted(found)
 
     def clear(self) -> None:

@@ -1,0 +1,178 @@
+"""The status line (source and connection state, honestly) and the log panel (warnings and errors).
+
+``LogBuffer`` is a logging handler: the engine thread may log at any time, so records go into a bounded
+deque (thread-safe appends) and the panel renders them on the next refresh, never from the logging call.
+"""
+
+from __future__ import annotations
+
+import html as html_escape
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import ipywidgets as widgets
+
+from . import fmt
+from .base import Panel, html, set_html
+
+STATE_TEXT = {
+    "idle": "idle",
+    "connecting": "connecting",
+    "connected": "connected",
+    "reconnecting": "reconnecting",
+    "stale": "stale",
+    "done": "done",
+    "stopped": "stopped",
+    "error": "error",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInfo:
+    """What the status line shows besides the session's own ``SessionStatus``."""
+
+    symbols: int = 0
+    rate: float | None = None  # messages per second, all symbols
+    events: int = 0
+    rejected: int = 0
+    rejected_reason: str = ""
+    refresh_hz: float = 0.0
+    refresh_ms: float | None = None
+    now_ns: int = 0  # the session clock's now, for "next try in"
+
+
+class StatusLine(Panel):
+    """One line: state (with a coloured dot), source, reason, attempt and next try, rates, rejections.
+
+    A change of state or reason shows at once; the running figures (msg/s, refresh time) at most every
+    ``interval_s`` (clock time from ``StatusInfo.now_ns``), which keeps the line calm and the kernel idle.
+    """
+
+    def __init__(self, *, interval_s: float = 1.0) -> None:
+        self.widget = html("mdx-status")
+        self.state = "idle"
+        self.text = ""
+        self.interval_ns = int(interval_s * 1e9)
+        self._shown_ns = 0
+        self._shown_key: tuple[Any, ...] = ()
+        self.update(None, StatusInfo())
+
+    def update(self, status: Any, info: StatusInfo) -> bool:
+        """``status``: a ``SessionStatus`` (state, source, reason, attempt, next_retry_ns) or None."""
+        key = (
+            getattr(status, "state", "idle"),
+            getattr(status, "source", ""),
+            getattr(status, "reason", ""),
+            getattr(status, "attempt", 0),
+            info.symbols,
+            info.rejected,
+        )
+        if key == self._shown_key and 0 <= info.now_ns - self._shown_ns < self.interval_ns:
+            return False
+        self._shown_key, self._shown_ns = key, info.now_ns
+        state = getattr(status, "state", "idle") or "idle"
+        parts: list[str] = []
+        source = getattr(status, "source", "")
+        if source:
+            parts.append(html_escape.escape(source))
+        if state == "reconnecting":
+            attempt = getattr(status, "attempt", 0)
+            parts.append(f"attempt {attempt}")
+            next_ns = getattr(status, "next_retry_ns", 0)
+            if next_ns and info.now_ns:
+                parts.append(f"next try in {fmt.seconds(max(next_ns - info.now_ns, 0) / 1e9)}")
+        reason = getattr(status, "reason", "")
+        if reason and state in ("reconnecting", "stale", "error", "stopped", "done"):
+            parts.append(f"<span class='mdx-reason'>{html_escape.escape(reason)}</span>")
+        if state in ("connected", "stale", "reconnecting"):
+            if info.symbols:
+                parts.append(f"{info.symbols} symbols")
+            if info.rate is not None:
+                parts.append(f"{fmt.rate(info.rate)} msg/s")
+        if info.rejected:
+            why = f" ({html_escape.escape(info.rejected_reason)})" if info.rejected_reason else ""
+            parts.append(f"<span class='mdx-warn-text'>{info.rejected:,} rejected{why}</span>")
+        if info.refresh_hz:
+            timing = f" · {info.refresh_ms:.1f} ms" if info.refresh_ms is not None else ""
+            parts.append(f"<span class='mdx-muted'>refresh {info.refresh_hz:g} Hz{timing}</span>")
+        sep = "<span class='mdx-sep'>·</span>"
+        label = STATE_TEXT.get(state, html_escape.escape(state))
+        value = (
+            f"<span class='mdx-state-{state}'><span class='mdx-dot'></span>"
+            f"<span class='mdx-state'>{label}</span></span>{sep}" + sep.join(parts)
+        )
+        self.state = state
+        self.text = label
+        return set_html(self.widget, value)
+
+
+class LogBuffer(logging.Handler):
+    """Keeps the newest ``maxlen`` records at ``level`` or above, for the log panel."""
+
+    def __init__(self, maxlen: int = 50, level: int = logging.WARNING) -> None:
+        super().__init__(level)
+        self.records: deque[tuple[float, str, str, str]] = deque(maxlen=maxlen)
+        self.version = 0
+        self.counts: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a bad format string in someone's log call
+            self.handleError(record)
+            return
+        self.records.append((record.created, record.levelname, record.name, message))
+        self.counts[record.levelname] = self.counts.get(record.levelname, 0) + 1
+        self.version += 1
+
+    def attach(self, logger: str = "mdx") -> LogBuffer:
+        target = logging.getLogger(logger)
+        if self not in target.handlers:
+            target.addHandler(self)
+        return self
+
+    def detach(self, logger: str = "mdx") -> None:
+        logging.getLogger(logger).removeHandler(self)
+
+
+class LogPanel(Panel):
+    """Warnings and errors from the ``mdx`` logger, newest first."""
+
+    def __init__(self, buffer: LogBuffer | None = None, *, rows: int = 50) -> None:
+        self.buffer = buffer or LogBuffer(maxlen=rows)
+        self.title = html("mdx-card-title", "LOG")
+        self.body = html("mdx-log")
+        self.widget = widgets.VBox([self.title, self.body])
+        self.widget.add_class("mdx-card")
+        self.widget.add_class("mdx-log-panel")
+        self._version = -1
+        self.update()
+
+    def update(self, force: bool = False) -> bool:
+        if self.buffer.version == self._version and not force:
+            return False
+        self._version = self.buffer.version
+        records = list(self.buffer.records)
+        counts = self.buffer.counts
+        summary = ", ".join(f"{n} {level.lower()}" for level, n in sorted(counts.items()))
+        set_html(
+            self.title, f"LOG <span class='mdx-muted'>{summary or 'warnings and errors from mdx'}</span>"
+        )
+        if not records:
+            return set_html(self.body, "<div class='mdx-log-empty'>no warnings</div>")
+        rows = []
+        for created, level, name, message in reversed(records):
+            stamp = time.strftime("%H:%M:%S", time.localtime(created))
+            rows.append(
+                f"<div class='mdx-log-row mdx-log-{level}'>{stamp} "
+                f"<span class='mdx-log-level'>{level:<7}</span> "
+                f"<span class='mdx-muted'>{html_escape.escape(name)}</span> "
+                f"{html_escape.escape(message)}</div>"
+            )
+        return set_html(self.body, "".join(rows))
+
+
+__all__ = ["LogBuffer", "LogPanel", "StatusInfo", "StatusLine"]

@@ -1,0 +1,206 @@
+"""The monitor's dark, calm theme: one palette for marks and one CSS block for the widgets.
+
+The CSS is scoped under ``.mdx-app`` (and ``.mdx-panel`` for panels shown on their own), so it does not
+restyle anything else in a JupyterLab session. It reaches the page through an ``ipywidgets.HTML`` style
+block (``style_block()``); the same block works in JupyterLab and in Voilà.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+BG = "#0d1117"
+PANEL = "#121821"
+RAISED = "#18202b"
+BORDER = "#222c38"
+GRID = "#1b2430"
+TEXT = "#c9d1d9"
+MUTED = "#7d8793"
+FAINT = "#4a5561"
+ACCENT = "#58a6ff"
+UP = "#3fb68b"
+DOWN = "#ef6461"
+WARN = "#d8a03d"
+EMA = "#e3b341"
+BOLLINGER = "#a371f7"
+VWAP = "#58a6ff"
+MID = "#c9d1d9"
+MICRO = "#e3b341"
+BAND = "#58a6ff"
+FONT = "'Inter', 'Segoe UI', 'Helvetica Neue', Arial, sans-serif"
+MONO = "'JetBrains Mono', 'SF Mono', 'Menlo', 'DejaVu Sans Mono', monospace"
+
+CSS = f"""
+.mdx-app, .mdx-panel {{
+  --mdx-bg: {BG}; --mdx-panel: {PANEL}; --mdx-raised: {RAISED}; --mdx-border: {BORDER};
+  --mdx-text: {TEXT}; --mdx-muted: {MUTED}; --mdx-faint: {FAINT}; --mdx-accent: {ACCENT};
+  --mdx-up: {UP}; --mdx-down: {DOWN}; --mdx-warn: {WARN};
+  color: var(--mdx-text); font-family: {FONT}; font-size: 12px;
+}}
+.mdx-app {{ background: var(--mdx-bg); padding: 10px 12px 12px 12px; border-radius: 6px;
+  box-sizing: border-box; width: 100%; gap: 8px; }}
+.mdx-app .widget-html, .mdx-panel.widget-html {{ margin: 0; }}
+.mdx-app .widget-html-content, .mdx-panel .widget-html-content {{
+  color: var(--mdx-text); font-family: {FONT}; font-size: 12px; line-height: 1.35; height: auto; }}
+.mdx-card {{ background: var(--mdx-panel); border: 1px solid var(--mdx-border); border-radius: 6px;
+  padding: 6px 8px; box-sizing: border-box; }}
+.mdx-card-title {{ color: var(--mdx-muted); font-size: 10.5px; letter-spacing: .08em;
+  text-transform: uppercase; margin: 0 0 4px 2px; }}
+.mdx-num {{ font-family: {MONO}; font-variant-numeric: tabular-nums; }}
+.mdx-up {{ color: var(--mdx-up); }}
+.mdx-down {{ color: var(--mdx-down); }}
+.mdx-muted {{ color: var(--mdx-muted); }}
+.mdx-warn-text {{ color: var(--mdx-warn); }}
+
+/* header and controls */
+.mdx-header {{ align-items: center; gap: 10px; flex-wrap: wrap; }}
+.mdx-brand .widget-html-content {{ font-size: 15px; font-weight: 600; letter-spacing: .02em;
+  color: var(--mdx-text); }}
+.mdx-brand .mdx-brand-dot {{ color: var(--mdx-accent); }}
+.mdx-app .widget-dropdown, .mdx-app .widget-toggle-buttons {{ width: auto; margin: 0; }}
+.mdx-app .widget-dropdown > label, .mdx-app .widget-toggle-buttons > label {{
+  color: var(--mdx-muted); width: auto; min-width: 0; padding-right: 6px; font-size: 11px; }}
+.mdx-app select {{ background: var(--mdx-raised); color: var(--mdx-text); border: 1px solid var(--mdx-border);
+  border-radius: 4px; height: 26px; font-family: {FONT}; font-size: 12px; padding: 0 22px 0 8px; }}
+.mdx-app select option {{ background: var(--mdx-raised); color: var(--mdx-text); }}
+.mdx-app .jupyter-button {{ background: var(--mdx-raised); color: var(--mdx-muted);
+  border: 1px solid var(--mdx-border); border-radius: 4px; height: 26px; font-size: 11.5px; box-shadow: none;
+  padding: 0 10px; width: auto; margin: 0 2px 0 0; }}
+.mdx-app .jupyter-button:hover {{ color: var(--mdx-text); box-shadow: none; }}
+.mdx-app .jupyter-button.mod-active {{ background: #1f2a37; color: var(--mdx-text);
+  border-color: var(--mdx-accent); box-shadow: none; }}
+.mdx-app .widget-toggle-buttons .widget-toggle-button {{ min-width: 40px; padding: 0 6px; }}
+.mdx-app .mdx-spacer {{ flex: 1 1 auto; }}
+
+/* status line */
+.mdx-status .widget-html-content {{ font-size: 11.5px; color: var(--mdx-muted); white-space: nowrap; }}
+.mdx-status .mdx-state {{ font-weight: 600; letter-spacing: .03em; }}
+.mdx-dot {{ display: inline-block; width: 8px; height: 8px; border-radius: 50%; margin: 0 6px 1px 0;
+  vertical-align: middle; background: var(--mdx-faint); }}
+.mdx-state-connected .mdx-dot {{ background: var(--mdx-up); box-shadow: 0 0 6px rgba(63,182,139,.6); }}
+.mdx-state-connected .mdx-state {{ color: var(--mdx-up); }}
+.mdx-state-connecting .mdx-dot, .mdx-state-reconnecting .mdx-dot, .mdx-state-stale .mdx-dot
+  {{ background: var(--mdx-warn); }}
+.mdx-state-connecting .mdx-state, .mdx-state-reconnecting .mdx-state, .mdx-state-stale .mdx-state
+  {{ color: var(--mdx-warn); }}
+.mdx-state-error .mdx-dot {{ background: var(--mdx-down); }}
+.mdx-state-error .mdx-state {{ color: var(--mdx-down); }}
+.mdx-status .mdx-sep {{ color: var(--mdx-faint); margin: 0 6px; }}
+
+/* tiles */
+.mdx-tiles .widget-html-content {{ display: flex; gap: 6px; flex-wrap: nowrap; }}
+.mdx-tile {{ flex: 1 1 0; min-width: 92px; background: var(--mdx-panel); border: 1px solid var(--mdx-border);
+  border-radius: 6px; padding: 6px 10px 7px 10px; }}
+.mdx-tile-label {{ color: var(--mdx-muted); font-size: 10px; letter-spacing: .08em;
+  text-transform: uppercase; }}
+.mdx-tile-value {{ font-family: {MONO}; font-variant-numeric: tabular-nums; font-size: 17px;
+  color: var(--mdx-text);
+  white-space: nowrap; margin-top: 2px; }}
+.mdx-tile-note {{ color: var(--mdx-faint); font-size: 10px; margin-left: 4px; }}
+.mdx-tile-last .mdx-tile-value {{ font-size: 19px; font-weight: 600; }}
+
+/* body */
+.mdx-body {{ gap: 8px; align-items: stretch; flex-wrap: nowrap; }}
+.mdx-col {{ gap: 8px; }}
+.mdx-col-left {{ flex: 0 0 272px; width: 272px; }}
+.mdx-col-center {{ flex: 1 1 auto; min-width: 420px; }}
+.mdx-col-right {{ flex: 0 0 290px; width: 290px; }}
+.mdx-chart-card {{ background: var(--mdx-panel); border: 1px solid var(--mdx-border); border-radius: 6px;
+  padding: 2px 2px 0 2px; gap: 0; }}
+.mdx-chart-card > .widget-html .widget-html-content {{ padding: 4px 8px 0 8px; }}
+.mdx-legend {{ color: var(--mdx-muted); font-size: 11px; }}
+.mdx-legend b {{ color: var(--mdx-text); font-weight: 600; }}
+.mdx-legend .mdx-key {{ display: inline-block; width: 10px; height: 2px; vertical-align: middle;
+  margin: 0 4px 0 10px; }}
+.mdx-app .bqplot, .mdx-panel .bqplot {{ background: transparent; }}
+.mdx-app .bqplot > svg, .mdx-panel .bqplot > svg {{ background: transparent; }}
+/* !important: JupyterLab's light theme styles bqplot axes with more specific selectors */
+.mdx-app .bqplot .axis text, .mdx-panel .bqplot .axis text {{
+  fill: {MUTED} !important; font-family: {MONO} !important; font-size: 10px !important; }}
+.mdx-app .bqplot .axis path.domain, .mdx-panel .bqplot .axis path.domain {{ stroke: {BORDER} !important; }}
+.mdx-app .bqplot .axis .tick line, .mdx-panel .bqplot .axis .tick line {{ stroke: {GRID} !important; }}
+.mdx-app .bqplot .plotarea_background, .mdx-panel .bqplot .plotarea_background {{ fill: transparent; }}
+
+/* tables: watchlist, ladder, trades, log */
+.mdx-table {{ width: 100%; border-collapse: collapse; font-family: {MONO}; font-variant-numeric: tabular-nums;
+  font-size: 11.5px; }}
+.mdx-table th {{ color: var(--mdx-faint); font-weight: 500; font-family: {FONT}; font-size: 10px;
+  text-align: right;
+  letter-spacing: .06em; text-transform: uppercase; padding: 2px 4px; }}
+.mdx-table td {{ text-align: right; padding: 0 4px; white-space: nowrap; line-height: 16px; }}
+.mdx-table th:first-child, .mdx-table td:first-child {{ text-align: left; }}
+.mdx-trades tr.mdx-buy td:first-child {{ box-shadow: inset 2px 0 0 var(--mdx-up); }}
+.mdx-trades tr.mdx-sell td:first-child {{ box-shadow: inset 2px 0 0 var(--mdx-down); }}
+.mdx-trades tr.mdx-buy .mdx-px {{ color: var(--mdx-up); }}
+.mdx-trades tr.mdx-sell .mdx-px {{ color: var(--mdx-down); }}
+.mdx-trades tr.mdx-big td {{ font-weight: 700; }}
+.mdx-lr {{ display: grid; grid-template-columns: 1.2fr 1fr 1fr; padding: 0 6px; font-family: {MONO};
+  font-variant-numeric: tabular-nums; font-size: 11.5px; line-height: 17px; }}
+.mdx-lr span {{ text-align: right; }}
+.mdx-lr span:first-child {{ text-align: left; }}
+.mdx-lr span:last-child {{ color: var(--mdx-muted); }}
+.mdx-lr.mdx-ask {{
+  background: linear-gradient(to left, rgba(239,100,97,.16) var(--w), transparent var(--w)); }}
+.mdx-lr.mdx-bid {{
+  background: linear-gradient(to left, rgba(63,182,139,.16) var(--w), transparent var(--w)); }}
+.mdx-lr.mdx-ask span:first-child {{ color: var(--mdx-down); }}
+.mdx-lr.mdx-bid span:first-child {{ color: var(--mdx-up); }}
+.mdx-ladder-head span {{ color: var(--mdx-faint); font-family: {FONT}; font-size: 10px; letter-spacing: .06em;
+  text-transform: uppercase; }}
+.mdx-ladder-spread {{ color: var(--mdx-muted); text-align: center; padding: 2px 0; margin: 2px 0;
+  border-top: 1px solid var(--mdx-border); border-bottom: 1px solid var(--mdx-border); font-size: 11px; }}
+.mdx-ladder-wait {{ padding: 6px; }}
+.mdx-badge {{ display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 10px; font-family: {FONT};
+  letter-spacing: .05em; background: rgba(239,100,97,.15); color: var(--mdx-down); margin-left: 6px; }}
+.mdx-badge-ok {{ background: rgba(63,182,139,.12); color: var(--mdx-up); }}
+
+.mdx-watch-row {{ position: relative; margin: 0; }}
+.mdx-watch-row .mdx-watch-content {{ flex: 1 1 auto; }}
+.mdx-watch-row .widget-html-content {{ padding: 5px 8px; border-radius: 5px; border: 1px solid transparent; }}
+.mdx-watch-row:hover .widget-html-content {{ background: var(--mdx-raised); }}
+.mdx-watch-row.mdx-selected .widget-html-content {{ background: #162130; border-color: #24405f; }}
+.mdx-watch-row .mdx-watch-hit {{ position: absolute; inset: 0; width: 100%; height: 100%; opacity: 0;
+  margin: 0; padding: 0; cursor: pointer; z-index: 2; }}
+.mdx-watch-grid {{ display: grid; grid-template-columns: 1fr auto; grid-template-rows: auto auto;
+  gap: 1px 6px;
+  align-items: center; }}
+.mdx-watch-sym {{ font-weight: 600; color: var(--mdx-text); font-size: 12px; }}
+.mdx-watch-last {{ text-align: right; font-family: {MONO}; font-size: 12px; }}
+.mdx-watch-meta {{ color: var(--mdx-muted); font-size: 10.5px; font-family: {MONO}; }}
+.mdx-watch-spark {{ text-align: right; line-height: 0; }}
+
+.mdx-log .widget-html-content {{ font-family: {MONO}; font-size: 11px; max-height: 92px; overflow-y: auto; }}
+.mdx-log-row {{ white-space: pre-wrap; color: var(--mdx-muted); }}
+.mdx-log-row.mdx-log-WARNING .mdx-log-level {{ color: var(--mdx-warn); }}
+.mdx-log-row.mdx-log-ERROR .mdx-log-level, .mdx-log-row.mdx-log-CRITICAL .mdx-log-level {{
+  color: var(--mdx-down); }}
+.mdx-log-empty {{ color: var(--mdx-faint); }}
+"""
+
+
+def style_block() -> widgets.HTML:
+    """An invisible widget that carries the monitor's CSS; display it once next to any ``mdx.ui`` panel."""
+    block = widgets.HTML(f"<style>{CSS}</style>", layout=widgets.Layout(display="none"))
+    block.add_class("mdx-style")
+    return block
+
+
+__all__ = [
+    "BAND",
+    "BG",
+    "BOLLINGER",
+    "BORDER",
+    "CSS",
+    "DOWN",
+    "EMA",
+    "GRID",
+    "MICRO",
+    "MID",
+    "MUTED",
+    "PANEL",
+    "TEXT",
+    "UP",
+    "VWAP",
+    "WARN",
+    "style_block",
+]

@@ -1,0 +1,507 @@
+"""mdx.ui: panels and the monitor app, driven synchronously by a seeded simulator on a simulated clock.
+
+No browser and no kernel here: the tests call ``refresh()`` directly and assert the marks' data arrays
+and the tiles' values (the browser test checks the same things on screen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mdx.clock import SimulatedClock
+from mdx.config import Settings
+from mdx.errors import ConfigError
+from mdx.events import Trade
+from mdx.indicators import ema
+from mdx.session import Session
+from mdx.sources.simulator import Simulator
+from mdx.ui import (
+    MAX_HZ,
+    TILES,
+    BarSeries,
+    CandleChart,
+    DepthChart,
+    Ladder,
+    LogBuffer,
+    LogPanel,
+    MonitorApp,
+    Refresher,
+    StatusInfo,
+    StatusLine,
+    Tiles,
+    TileValues,
+    TradesTable,
+    bar_arrays,
+    fmt,
+)
+from mdx.ui.book import depth_steps
+from mdx.ui.charts import OVERLAY_ROWS, volume_candles
+from mdx.ui.data import Columns, anchored_vwap, bollinger, sparkline_points
+from mdx.ui.watchlist import slug
+
+ROOT = Path(__file__).resolve().parents[1]
+T0 = 1_700_000_000_000_000_000
+SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+
+
+class Driver:
+    """A session fed synchronously from a seeded simulator, with the clock following the events."""
+
+    def __init__(self, timeframes: tuple[str, ...] = ("1s", "1m", "5m")) -> None:
+        self.source = Simulator(SYMBOLS, seed=7, start_ns=T0)
+        self.clock = SimulatedClock(T0)
+        self.session = Session(self.source, timeframes=timeframes, clock=self.clock)
+        self._events = self.source.iter_events(self.session.rejections)
+
+    def advance(self, seconds: float) -> None:
+        end = self.clock.now_ns() + int(seconds * 1e9)
+        for event in self._events:
+            self.clock.advance_to(event.ts_recv)
+            self.session.process(event)
+            if event.ts_recv >= end:
+                break
+
+
+@pytest.fixture
+def driver() -> Driver:
+    return Driver()
+
+
+@pytest.fixture
+def app(driver: Driver) -> MonitorApp:
+    driver.advance(180)
+    driver.session.set_status("connected")
+    monitor = MonitorApp(Settings(symbols=SYMBOLS), session=driver.session, timeframe="1s")
+    monitor.refresh(force=True)
+    yield monitor
+    monitor.log_buffer.detach()
+    monitor.tap.detach()
+
+
+def key(symbol: str = "BTC/USDT") -> tuple[str, str]:
+    return ("sim", symbol)
+
+
+# -- the app against the cache --------------------------------------------------------------------------
+
+
+def test_candles_show_the_cached_bars_with_the_open_bar_last(app: MonitorApp, driver: Driver) -> None:
+    cache = driver.session.cache
+    closed = cache.history("bars.1s", key())
+    partial = cache.latest("bar_open.1s", key())
+    ohlc = app.candles.ohlc
+    assert ohlc.x.dtype == np.dtype("datetime64[ms]")
+    assert ohlc.y.dtype == np.float64 and ohlc.y.shape == (len(ohlc.x), 4)
+    assert len(ohlc.x) == min(app.candles.window, len(closed) + 1)  # bounded window
+    assert ohlc.y[-1].tolist() == [partial.open, partial.high, partial.low, partial.close]
+    assert ohlc.y[-2].tolist() == [closed[-1].open, closed[-1].high, closed[-1].low, closed[-1].close]
+    assert ohlc.x[-1] == np.datetime64(partial.ts_event // 1_000_000, "ms")
+    assert np.all(np.diff(ohlc.x.astype(np.int64)) > 0)
+    # volume candles share the time axis; the overlays have one row per indicator line
+    assert np.array_equal(app.candles.volume.x, ohlc.x)
+    assert app.candles.overlays.y.shape[0] == len(OVERLAY_ROWS)
+    assert "BTC/USDT" in app.candles.legend.value
+
+
+def test_tiles_show_the_latest_trade_and_book(app: MonitorApp, driver: Driver) -> None:
+    cache = driver.session.cache
+    trade = cache.latest("trade", key())
+    view = cache.latest("book", key())
+    values = app.tiles.values
+    assert values.last == trade.price
+    assert values.bid == view.bids[0, 0] and values.ask == view.asks[0, 0]
+    assert values.spread_bps == pytest.approx(view.spread_bps)
+    assert values.imbalance == pytest.approx(view.imbalance)
+    assert values.bar_volume == cache.latest("bar_open.1s", key()).volume
+    first = app.tap.first_price.get(key())
+    assert first is None or values.change_pct == pytest.approx((trade.price / first - 1) * 100)
+    assert app.tiles.text("last") == fmt.price(trade.price)
+    html = app.tiles.widget.value
+    for name in TILES:  # every tile has its stable class, and its number in data-value
+        assert f"mdx-tile mdx-tile-{name}'" in html
+    assert f"data-value='{trade.price:.10g}'" in html
+
+
+def test_data_age_and_rate_come_from_the_feed_tap(app: MonitorApp, driver: Driver) -> None:
+    driver.advance(1.0)
+    app.refresh()
+    driver.advance(1.0)
+    app.refresh()
+    assert app.tiles.values.rate is not None and app.tiles.values.rate > 0
+    age_then = app.tiles.values.age_ms
+    assert age_then is not None and 0 <= age_then < 1000
+    driver.clock.advance(2_000_000_000)  # two seconds with no event at all
+    app.refresh()
+    assert app.tiles.values.age_ms == pytest.approx(age_then + 2000)
+    assert "mdx-warn-text" in app.tiles.widget.value  # an age over a second is shown in amber
+    assert app.tiles.values.rate == 0.0  # nothing arrived in the last two seconds
+
+
+def test_book_panels_show_the_latest_view(app: MonitorApp, driver: Driver) -> None:
+    view = driver.session.cache.latest("book", key())
+    x, y = app.depth.lines.x, app.depth.lines.y
+    assert x.shape == y.shape and x.shape[0] == 2
+    bids_x, asks_x = x[0], x[1]
+    assert bids_x.max() == view.bids[0, 0] and asks_x.min() == view.asks[0, 0]
+    assert np.all(np.diff(bids_x) >= 0) and np.all(np.diff(asks_x) >= 0)
+    assert np.all(np.diff(y[0]) <= 0) and np.all(np.diff(y[1]) >= 0)  # depth grows away from the mid
+    assert "OUT OF SYNC" not in app.depth.legend.value
+    ladder = app.ladder.body.value
+    assert ladder.count("mdx-lr mdx-ask") == ladder.count("mdx-lr mdx-bid") == app.ladder.levels
+    assert fmt.price(float(view.bids[0, 0])) in ladder
+    # mid / microprice / spread band and imbalance from the book-view history
+    table = app.mid.lines.y
+    assert table.shape[0] == 4 and table.shape[1] <= app.mid.max_points
+    assert table[3, -1] == view.mid and table[2, -1] == view.microprice
+    assert table[0, -1] == view.asks[0, 0] and table[1, -1] == view.bids[0, 0]
+    imbalance = app.imbalance.line.y  # rows: raw, zero, trailing mean
+    assert imbalance.shape[0] == 3 and imbalance.shape[1] <= app.imbalance.max_points
+    assert np.all(np.abs(imbalance[[0, 2]]) <= 1.0) and np.all(imbalance[1] == 0)
+    assert imbalance[0, -1] == pytest.approx(view.imbalance, abs=1e-6)
+    assert np.all(np.isfinite(imbalance[2])) and abs(imbalance[2]).mean() < abs(imbalance[0]).mean()
+
+
+def test_trades_table_shows_the_last_twenty_with_sides(app: MonitorApp, driver: Driver) -> None:
+    trades = driver.session.cache.history("trades", key())
+    body = app.trades.body.value
+    rows = re.findall(r"<tr class='mdx-(buy|sell|unknown)", body)
+    assert len(rows) == 20
+    assert rows == ["buy" if t.side == "buy" else "sell" for t in reversed(trades[-20:])]
+    assert body.index(fmt.clock_time(trades[-1].ts_event)) < body.index(fmt.clock_time(trades[-20].ts_event))
+
+
+def test_watchlist_lists_every_symbol(app: MonitorApp, driver: Driver) -> None:
+    for symbol in SYMBOLS:
+        trade = driver.session.cache.latest("trade", key(symbol))
+        row = app.watchlist.rows[symbol].value
+        assert symbol in row and fmt.price(trade.price) in row and "<polyline" in row
+        assert f"mdx-watch-{slug(symbol)}" in app.watchlist.boxes[symbol]._dom_classes
+    assert "mdx-selected" in app.watchlist.boxes["BTC/USDT"]._dom_classes
+
+
+def test_choosing_a_symbol_redraws_at_once(app: MonitorApp, driver: Driver) -> None:
+    btc_last = app.tiles.values.last
+    app.controls.symbol.value = "ETH/USDT"  # what the dropdown does
+    eth = driver.session.cache.latest("trade", key("ETH/USDT"))
+    assert app.symbol == "ETH/USDT" and app.tiles.values.last == eth.price != btc_last
+    assert app.candles.ohlc.y[-1, 3] == driver.session.cache.latest("bar_open.1s", key("ETH/USDT")).close
+    assert "ETH/USDT" in app.candles.legend.value
+    assert "mdx-selected" in app.watchlist.boxes["ETH/USDT"]._dom_classes
+    assert "mdx-selected" not in app.watchlist.boxes["BTC/USDT"]._dom_classes
+    app.watchlist._clicked("SOL/USDT")  # a click on a watchlist row
+    assert app.symbol == app.controls.symbol.value == "SOL/USDT"
+    with pytest.raises(ConfigError, match="DOGE/USDT"):
+        app.select(symbol="DOGE/USDT")
+
+
+def test_switching_timeframe_changes_the_candles(app: MonitorApp, driver: Driver) -> None:
+    before = app.candles.ohlc.x.copy()
+    app.controls.timeframe.value = "1m"
+    after = app.candles.ohlc.x
+    bars_1m = driver.session.cache.history("bars.1m", key())
+    assert app.timeframe == "1m" and len(after) == len(bars_1m) + 1 != len(before)
+    assert np.all(np.diff(after.astype(np.int64)) == 60_000)
+    with pytest.raises(ConfigError, match="timeframe"):
+        app.select(timeframe="3m")
+
+
+def test_refresh_redraws_only_what_changed(app: MonitorApp, driver: Driver) -> None:
+    panels = (app.candles, app.mid, app.imbalance, app.depth, app.ladder, app.trades)
+    counts = [p.updates for p in panels]
+    app.refresh()  # nothing new in the cache
+    assert [p.updates for p in panels] == counts
+    driver.advance(1.0)
+    app.refresh()
+    assert all(p.updates > c for p, c in zip(panels, counts, strict=True))
+
+
+def test_windows_stay_bounded_over_a_long_run(driver: Driver) -> None:
+    app = MonitorApp(Settings(symbols=SYMBOLS), session=driver.session, timeframe="1s")
+    try:
+        for _ in range(30):
+            driver.advance(60)
+            app.refresh()
+        assert len(app.candles.ohlc.x) == app.candles.window
+        assert app.mid.lines.x.shape[0] <= app.mid.max_points
+        series = app._series[(key(), "1s")]
+        assert len(series.closed) <= series.closed.maxlen
+        for columns in (*app._books.values(), *app._prices.values()):
+            assert len(columns) <= columns.maxlen
+    finally:
+        app.log_buffer.detach()
+
+
+def test_indicator_toggles(app: MonitorApp) -> None:
+    app.controls.indicators["bollinger"].value = False
+    app.controls.indicators["vwap"].value = False
+    assert app.candles.indicators == ("ema",)
+    assert app.candles.overlays.opacities[:3] == [0.0, 0.0, 0.0] and app.candles.overlays.opacities[3] > 0
+    assert app.candles.overlays.fill_opacities[:2] == [0.0, 0.0]
+    assert "BB" not in app.candles.legend.value and "EMA 20" in app.candles.legend.value
+    with pytest.raises(ConfigError, match="macd"):
+        app.candles.set_indicators(["macd"])
+
+
+def test_dom_classes_for_browser_tests(app: MonitorApp) -> None:
+    assert "mdx-symbol" in app.controls.symbol._dom_classes
+    assert "mdx-timeframe" in app.controls.timeframe._dom_classes
+    assert "mdx-source" in app.controls.source._dom_classes
+    assert "mdx-exchange" in app.controls.exchange._dom_classes
+    assert "mdx-status" in app.status.widget._dom_classes
+    assert "mdx-app" in app.widget._dom_classes
+    assert "mdx-candles" in app.candles.widget._dom_classes
+
+
+# -- status and log -------------------------------------------------------------------------------------
+
+
+def test_status_line_is_honest_about_the_connection(app: MonitorApp, driver: Driver) -> None:
+    assert app.status.state == "connected"
+    assert "connected" in app.status.widget.value and "sim" in app.status.widget.value
+    now = driver.clock.now_ns()
+    driver.session.set_status("reconnecting", "ping timeout", attempt=3, next_retry_ns=now + 4_200_000_000)
+    app.refresh()
+    text = app.status.widget.value
+    assert app.status.state == "reconnecting"
+    assert "attempt 3" in text and "next try in 4.2 s" in text and "ping timeout" in text
+    driver.session.set_status("error", "BadSymbol: binance does not list FOO/USDT")
+    app.refresh()
+    assert app.status.state == "error" and "does not list FOO/USDT" in app.status.widget.value
+    driver.session.set_status("connected")
+    driver.clock.advance(10_000_000_000)  # ten seconds without data: the session calls it stale
+    app.refresh()
+    assert app.status.state == "stale" and "no data for" in app.status.widget.value
+
+
+def test_status_line_running_figures_update_at_most_every_interval() -> None:
+    line = StatusLine(interval_s=1.0)
+    status = type("S", (), {"state": "connected", "source": "sim", "reason": "", "attempt": 0})()
+    assert line.update(status, StatusInfo(rate=10.0, now_ns=1_000_000_000))
+    assert not line.update(status, StatusInfo(rate=11.0, now_ns=1_500_000_000))
+    assert line.update(status, StatusInfo(rate=12.0, now_ns=2_100_000_000))
+    status.state = "stale"  # a change of state shows at once
+    assert line.update(status, StatusInfo(rate=12.0, now_ns=2_200_000_000))
+
+
+def test_an_unusable_source_is_an_error_on_the_status_line_not_a_traceback() -> None:
+    app = MonitorApp(Settings(source="nosuchexchange", symbols=SYMBOLS))
+    try:
+        assert app.session is None
+        app.refresh()
+        assert app.status.state == "error" and "nosuchexchange" in app.status.widget.value
+        assert "cannot open source" in app.log_panel.body.value
+    finally:
+        app.log_buffer.detach()
+
+
+def test_log_panel_shows_warnings_and_rejections(app: MonitorApp, driver: Driver) -> None:
+    assert "no warnings" in app.log_panel.body.value
+    bad = Trade("sim", "BTC/USDT", driver.clock.now_ns(), driver.clock.now_ns(), "x1", math.nan, 1.0, "buy")
+    driver.session.process(bad)
+    logging.getLogger("mdx.feed").error("feed <lost>")
+    app.refresh()
+    body = app.log_panel.body.value
+    assert "InvalidValue" in body and "feed &lt;lost&gt;" in body
+    assert body.index("feed &lt;lost&gt;") < body.index("InvalidValue")  # newest first
+    assert "1 rejected" in app.status.widget.value
+
+
+def test_log_buffer_is_bounded_and_detaches() -> None:
+    buffer = LogBuffer(maxlen=3).attach("mdx.test")
+    logger = logging.getLogger("mdx.test")
+    for i in range(10):
+        logger.warning("w%d", i)
+    logger.info("not shown")
+    panel = LogPanel(buffer)
+    assert [r[3] for r in buffer.records] == ["w7", "w8", "w9"] and buffer.counts == {"WARNING": 10}
+    assert "w9" in panel.body.value and "w6" not in panel.body.value
+    buffer.detach("mdx.test")
+    logger.warning("after")
+    assert buffer.records[-1][3] == "w9"
+
+
+# -- refresh task -----------------------------------------------------------------------------------------
+
+
+def test_refresher_rate_is_validated() -> None:
+    for hz in (0, -1, MAX_HZ + 0.1, float("nan")):
+        with pytest.raises(ConfigError, match="refresh rate"):
+            Refresher(lambda: None, hz)
+    assert Refresher(lambda: None, MAX_HZ).hz == MAX_HZ
+
+
+def test_refresher_runs_on_the_loop_and_survives_errors(caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[int] = []
+
+    def refresh() -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("bad frame")
+
+    refresher = Refresher(refresh, hz=MAX_HZ)
+
+    async def main() -> None:
+        refresher.start()
+        assert refresher.running
+        await asyncio.sleep(0.45)
+        refresher.stop()
+
+    with caplog.at_level(logging.ERROR, logger="mdx.ui"):
+        asyncio.run(main())
+    assert 3 <= refresher.count <= 7 and refresher.errors == 1
+    assert "bad frame" in caplog.text
+    assert not refresher.running
+
+
+def test_start_outside_a_loop_says_how_to_run() -> None:
+    with pytest.raises(ConfigError, match="running event loop"):
+        Refresher(lambda: None).start()
+
+
+def test_app_runs_live_with_the_engine_thread() -> None:
+    """The real thing, briefly: engine thread + refresh task on an asyncio loop."""
+    app = MonitorApp(Settings(symbols=SYMBOLS, speed=5.0), timeframe="1s", refresh_hz=MAX_HZ)
+
+    async def main() -> None:
+        await app.run(1.5)
+
+    asyncio.run(main())
+    assert app.session is not None and app.session.events_processed > 50
+    assert app.refreshes >= 8 and app.refresher.errors == 0
+    assert app.tiles.values.last is not None
+    assert not app.session.running
+
+
+# -- panels on their own and the maths behind them -------------------------------------------------------
+
+
+def test_panels_work_on_plain_lists(driver: Driver) -> None:
+    driver.advance(120)
+    cache = driver.session.cache
+    bars = [*cache.history("bars.1s", key()), cache.latest("bar_open.1s", key())]
+    chart = CandleChart(window=50)
+    assert chart.update(bars, symbol="BTC/USDT", timeframe="1s")
+    assert not chart.update(chart._data, symbol="BTC/USDT", timeframe="1s")
+    assert chart.ohlc.y.shape == (50, 4)
+    assert "application/vnd.jupyter.widget-view+json" in chart._repr_mimebundle_()
+    depth, ladder = DepthChart(), Ladder(levels=5)
+    view = cache.latest("book", key())
+    assert depth.update(view) and ladder.update(view) and not ladder.update(view)
+    table = TradesTable(rows=5)
+    assert table.update(cache.history("trades", key()))
+    assert table.body.value.count("<tr class='mdx-") == 5
+    tiles = Tiles()
+    tiles.update(TileValues(last=None))
+    assert tiles.text("last") == fmt.DASH
+
+
+def test_incremental_ema_equals_the_batch_ema(driver: Driver) -> None:
+    series = BarSeries(maxlen=150)
+    cache = driver.session.cache
+    for _ in range(40):
+        driver.advance(5)
+        series.sync(cache.history("bars.1s", key()), cache.latest("bar_open.1s", key()))
+        values = series.ema(20)
+        assert values.shape[0] == len(series.arrays)
+    # all closed bars since the last rebuild, fed once each, equal the batch EMA over the same closes
+    closed = cache.history("bars.1s", key())
+    fed = np.array([b.close for b in closed[-series.closed.appended :]])
+    expected = ema(fed, 20)[-len(series.closed) :]
+    assert np.array_equal(values[: len(series.closed)], expected, equal_nan=True)
+    assert len(series.closed) == 150  # trimmed to maxlen while the EMA kept its history
+
+
+def test_bollinger_and_vwap_match_pandas() -> None:
+    rng = np.random.default_rng(3)
+    close = 100 + np.cumsum(rng.normal(size=300))
+    upper, middle, lower = bollinger(close, 20, 2.0)
+    s = pd.Series(close)
+    np.testing.assert_allclose(middle, s.rolling(20).mean(), rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(upper - middle, 2 * s.rolling(20).std(ddof=0), rtol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(middle - lower, upper - middle, rtol=1e-12, equal_nan=True)
+    vwap, volume = close + 0.1, rng.uniform(0, 2, size=300)
+    volume[:3] = 0.0
+    expected = (pd.Series(vwap * volume).cumsum() / pd.Series(volume).cumsum()).to_numpy()
+    np.testing.assert_allclose(anchored_vwap(vwap, volume), expected, rtol=1e-12, equal_nan=True)
+
+
+def test_columns_sync_incrementally_and_rebuild_when_the_window_moved_on() -> None:
+    items = [(i, float(i)) for i in range(10)]
+    columns = Columns(lambda item: (item[1],), 1, maxlen=8)
+    assert columns.sync(items) and columns.data[:, 0].tolist() == [2.0, 3, 4, 5, 6, 7, 8, 9]
+    assert not columns.sync(items)
+    assert columns.sync([*items, (10, 10.0)]) and columns.data[-1, 0] == 10.0 and len(columns) == 8
+    assert columns.appended == 9
+    generation = columns.generation
+    assert columns.sync([(20, 20.0), (21, 21.0)])  # the last seen item is gone: rebuild
+    assert columns.data[:, 0].tolist() == [20.0, 21.0] and columns.generation == generation + 1
+
+
+def test_volume_candles_and_depth_steps(driver: Driver) -> None:
+    driver.advance(30)
+    cache = driver.session.cache
+    arrays = bar_arrays(cache.history("bars.1s", key()))
+    rows = volume_candles(arrays)
+    assert np.array_equal(rows[:, 1], arrays.volume) and np.all(rows[:, 2] == 0)
+    up = rows[:, 3] > rows[:, 0]
+    assert np.array_equal(up, (arrays.buy_volume >= arrays.sell_volume) & (arrays.volume > 0))
+    view = cache.latest("book", key())
+    x, y = depth_steps(view, 50)
+    mid = float(view.mid)
+    lowest_bid, highest_ask = float(view.bids[:50, 0].min()), float(view.asks[:50, 0].max())
+    half = min(mid - lowest_bid, highest_ask - mid)
+    assert x[0].min() == pytest.approx(mid - half) and x[1].max() == pytest.approx(mid + half)  # symmetric
+    assert x[0].max() == view.bids[0, 0] and x[1].min() == view.asks[0, 0]
+    assert y[0, 0] == pytest.approx(view.bids[:50, 1][view.bids[:50, 0] >= mid - half].sum())
+
+
+def test_formatting() -> None:
+    assert fmt.price(67890.123) == "67,890.12" and fmt.price(3.14159) == "3.1416"
+    assert fmt.price(None) == fmt.DASH and fmt.price(math.nan) == fmt.DASH
+    assert fmt.amount(0.0373) == "0.0373" and fmt.amount(0.45) == "0.450"
+    assert fmt.amount(0.000373) == "0.00037" and fmt.amount(12345.0) == "12.3k" and fmt.amount(0.0) == "0"
+    assert fmt.pct(0.1234) == "+0.12%" and fmt.bps(0.0044) == "0.004"
+    assert fmt.age_ms(37.2) == "37 ms" and fmt.age_ms(1234) == "1.2 s"
+    assert fmt.clock_time(T0 + 123_456_789) == "22:13:20.123"
+    assert sparkline_points(np.array([1.0, 2.0]), 10, 10) == "0,9 10,1"
+
+
+# -- project rules -----------------------------------------------------------------------------------------
+
+
+def test_only_mdx_ui_imports_widgets() -> None:
+    offenders = []
+    for path in (ROOT / "mdx").rglob("*.py"):
+        if "ui" in path.relative_to(ROOT / "mdx").parts:
+            continue
+        if re.search(r"^\s*(import|from)\s+(ipywidgets|bqplot)\b", path.read_text(), re.M):
+            offenders.append(str(path))
+    assert offenders == []
+
+
+def test_serve_command_shows_only_the_dashboard(tmp_path: Path) -> None:
+    from mdx.serve import MONITOR_NOTEBOOK, monitor_env, serve_monitor, voila_command
+
+    assert MONITOR_NOTEBOOK.is_file()
+    cmd = voila_command(MONITOR_NOTEBOOK, port=9999, open_browser=False)
+    assert "--strip_sources=True" in cmd and "--show_tracebacks=False" in cmd
+    assert "--port=9999" in cmd and "--no-browser" in cmd and str(MONITOR_NOTEBOOK) in cmd
+    assert not any("preheat" in part for part in cmd)
+    preheated = voila_command(MONITOR_NOTEBOOK, preheat=True, pool_size=2)
+    assert "--preheat_kernel=True" in preheated and "--pool_size=2" in preheated
+    settings = replace(Settings(), symbols=("ETH/USDT",), speed=10.0)
+    env = monitor_env(settings, {"PATH": "/bin", "MDX_SYMBOLS": "stale"})
+    assert env["PATH"] == "/bin" and Settings.from_env(env) == settings
+    with pytest.raises(ConfigError, match="not found"):
+        serve_monitor(settings, notebook=tmp_path / "missing.ipynb")
+    with pytest.raises(ConfigError, match="port"):
+        voila_command(MONITOR_NOTEBOOK, port=0)
