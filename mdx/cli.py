@@ -94,29 +94,21 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from .recording import RecordingWriter
+    import asyncio
+
+    from .recorder import record_offline, record_stream
     from .sources import OfflineSource, make_source
-    from .stats import Rejections
 
     source = make_source(_settings(args))
-    if not isinstance(source, OfflineSource) or args.realtime:
-        raise MdxError(
-            "live and real-time recording arrive with the live-exchange work; use an offline source"
-        )
-    rejections = Rejections()
-    written = 0
-    end_ns: int | None = None
-    with RecordingWriter(args.out) as writer:
-        for event in source.iter_events(rejections):
-            if end_ns is None:
-                end_ns = event.ts_event + int(args.seconds * 1e9)
-            if event.ts_event > end_ns:
-                break
-            writer.write(event)
-            written += 1
+    if isinstance(source, OfflineSource) and not args.realtime:
+        result = record_offline(source, args.out, seconds=args.seconds)
+        span = "of event time"
+    else:
+        result = asyncio.run(record_stream(source, args.out, seconds=args.seconds, speed=args.speed))
+        span = "of wall-clock time"
     print(
-        f"recorded {written} events ({args.seconds:g} s of event time) to {args.out}; "
-        f"rejected {rejections.total}"
+        f"recorded {result.events} events ({args.seconds:g} s {span}) to {args.out}; "
+        f"rejected {result.rejections.total} {dict(result.rejections.by_reason)}"
     )
     return 0
 
