@@ -32,7 +32,15 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataError, InvalidValue
-from .kernels import ema_kernel, moments_kernel, returns_kernel, rsi_kernel, sma_kernel, volatility_kernel
+from .kernels import (
+    ZSCORE,
+    ema_kernel,
+    moments_kernel,
+    returns_kernel,
+    rsi_kernel,
+    sma_kernel,
+    volatility_kernel,
+)
 
 T = TypeVar("T", pd.Series, np.ndarray)
 _NAN = math.nan
@@ -123,7 +131,7 @@ def zscore(x: T, n: int, ddof: int = 1) -> T:
     """
     n = _period(n, 2)
     ddof = _ddof(ddof)
-    return _wrap(x, moments_kernel(_as_array(x), n, ddof, 1))
+    return _wrap(x, moments_kernel(_as_array(x), n, ddof, ZSCORE))
 
 
 def _ddof(ddof: int) -> int:
@@ -138,60 +146,24 @@ def _ddof(ddof: int) -> int:
 class SMA:
     """Streaming simple moving average; equals ``sma(x, n)``."""
 
-    __slots__ = ("_buf", "_count", "_k", "_left", "_pos", "_s1", "n", "value")
+    __slots__ = ("_moments", "n", "value")
 
     def __init__(self, n: int) -> None:
         self.n = _period(n)
-        self.reset()
+        self._moments = _Moments(self.n, 0)
+        self.value = _NAN
 
     def reset(self) -> None:
-        self._buf = [0.0] * self.n
-        self._pos = 0
-        self._count = 0
-        self._left = self.n
-        self._k = 0.0
-        self._s1 = 0.0
+        self._moments.reset()
         self.value = _NAN
 
     @property
     def ready(self) -> bool:
-        return self._count >= self.n
+        return self._moments._count >= self.n
 
     def update(self, x: float) -> float:
         x = float(x)
-        if x != x:
-            self.value = _NAN
-            return _NAN
-        n = self.n
-        buf = self._buf
-        pos = self._pos
-        count = self._count
-        if count == 0:
-            self._k = x
-        k = self._k
-        s1 = self._s1
-        if count >= n:
-            s1 -= buf[pos] - k
-        buf[pos] = x
-        s1 += x - k
-        pos += 1
-        self._pos = 0 if pos == n else pos
-        count += 1
-        self._count = count
-        left = self._left - 1
-        if left:
-            self._left = left
-        else:
-            self._left = n
-            total = 0.0
-            for v in buf:
-                total += v
-            k = self._k = total / n
-            s1 = 0.0
-            for v in buf:
-                s1 += v - k
-        self._s1 = s1
-        value = k + s1 / n if count >= n else _NAN
+        value = self._moments.add(x) if x == x else _NAN
         self.value = value
         return value
 
@@ -218,7 +190,7 @@ class _Moments:
         self._last = _NAN
 
     def add(self, x: float) -> float:
-        """Add a valid (non-NaN) value; return the std, NaN while fewer than ``n`` values."""
+        """Add a valid (non-NaN) value; return the mean, NaN while fewer than ``n`` values."""
         n = self.n
         buf = self._buf
         pos = self._pos
@@ -226,7 +198,7 @@ class _Moments:
         if count == 0:
             self._k = x
         k = self._k
-        self._run = run = self._run + 1 if x == self._last else 1
+        self._run = self._run + 1 if x == self._last else 1
         self._last = x
         s1 = self._s1
         s2 = self._s2
@@ -259,15 +231,17 @@ class _Moments:
                 s2 += d * d
         self._s1 = s1
         self._s2 = s2
-        if count < n:
-            return _NAN
-        if run >= n:
-            return 0.0
-        return math.sqrt(max((s2 - s1 * s1 / n) / (n - self.ddof), 0.0))
+        return k + s1 / n if count >= n else _NAN
 
-    @property
-    def mean(self) -> float:
-        return self._k + self._s1 / self.n
+    def std(self) -> float:
+        """The standard deviation (``ddof``) of the window, NaN while fewer than ``n`` values."""
+        n = self.n
+        if self._count < n:
+            return _NAN
+        if self._run >= n:
+            return 0.0
+        s1 = self._s1
+        return math.sqrt(max((self._s2 - s1 * s1 / n) / (n - self.ddof), 0.0))
 
 
 class EMA:
@@ -421,7 +395,11 @@ class RollingVolatility:
 
     def update(self, x: float) -> float:
         r = self._returns.update(x)
-        value = _NAN if r != r else self._moments.add(r)
+        value = _NAN
+        if r == r:
+            moments = self._moments
+            moments.add(r)
+            value = moments.std()
         self.value = value
         return value
 
@@ -450,8 +428,9 @@ class ZScore:
             self.value = _NAN
             return _NAN
         moments = self._moments
-        std = moments.add(x)
-        value = (x - moments.mean) / std if std > 0.0 else _NAN
+        mean = moments.add(x)
+        std = moments.std()
+        value = (x - mean) / std if std > 0.0 else _NAN
         self.value = value
         return value
 

@@ -21,6 +21,11 @@ from numba import njit
 OK = 0
 UNSORTED = 1
 
+# What ``moments_kernel`` outputs.
+STD = 0
+ZSCORE = 1
+MEAN = 2
+
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _valid(p: float, a: float) -> bool:
@@ -148,56 +153,21 @@ def resample_kernel(ts, price, amount, side, side_slots, buy_slot, sell_slot, tf
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def sma_kernel(x, n):  # type: ignore[no-untyped-def]
-    """Rolling mean over the last ``n`` valid values; running shifted sum, re-centred every ``n`` values.
+    """Rolling mean over the last ``n`` valid values. Mirrors ``mdx.indicators.SMA``.
 
-    The sum is kept as ``s1 = sum(x_i - k)``; whenever the count of valid values reaches a multiple of
-    ``n`` it is recomputed exactly from the window (oldest first) with ``k`` = the window mean. That bounds
-    the rounding drift of add/remove to ``n`` steps. Mirrors ``mdx.indicators.SMA``.
-    """
-    out = np.empty(x.size)
-    buf = np.zeros(n)
-    pos = 0
-    count = 0
-    left = n  # values until the next exact recompute
-    k = 0.0
-    s1 = 0.0
-    for i in range(x.size):
-        xi = x[i]
-        if math.isnan(xi):
-            out[i] = math.nan
-            continue
-        if count == 0:
-            k = xi
-        if count >= n:
-            s1 -= buf[pos] - k
-        buf[pos] = xi
-        s1 += xi - k
-        pos += 1
-        if pos == n:
-            pos = 0
-        count += 1
-        left -= 1
-        if left == 0:
-            left = n
-            total = 0.0
-            for j in range(n):
-                total += buf[j]
-            k = total / n
-            s1 = 0.0
-            for j in range(n):
-                s1 += buf[j] - k
-        out[i] = k + s1 / n if count >= n else math.nan
-    return out
+    ``moments_kernel`` inlined with the constant ``MEAN``: numba drops the unused variance work."""
+    return moments_kernel(x, n, 0, MEAN)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, inline="always", nogil=True, error_model="numpy")
 def moments_kernel(x, n, ddof, what):  # type: ignore[no-untyped-def]
     """Rolling mean and variance over the last ``n`` valid values of ``x``.
 
-    ``what``: 0 -> standard deviation (ddof); 1 -> z-score of the newest value ``(x - mean) / std``.
-    Shifted sums ``s1 = sum(x - k)``, ``s2 = sum((x - k)**2)`` with ``k`` re-centred on the window mean
-    every ``n`` values (exact recompute); a window of ``n`` equal values has variance exactly 0.
-    Mirrors ``mdx.indicators._Moments``.
+    ``what``: ``STD`` -> standard deviation (ddof); ``ZSCORE`` -> z-score of the newest value
+    ``(x - mean) / std``; ``MEAN`` -> the mean. Shifted sums ``s1 = sum(x - k)``, ``s2 = sum((x - k)**2)``
+    with ``k`` re-centred on the window mean every ``n`` values: an exact recompute from the window
+    (oldest first), which bounds the rounding drift of add/remove to ``n`` steps; a window of ``n`` equal
+    values has variance exactly 0. Mirrors ``mdx.indicators._Moments``.
     """
     out = np.empty(x.size)
     buf = np.zeros(n)
@@ -246,9 +216,12 @@ def moments_kernel(x, n, ddof, what):  # type: ignore[no-untyped-def]
         if count < n:
             out[i] = math.nan
             continue
+        if what == MEAN:
+            out[i] = k + s1 / n
+            continue
         var = 0.0 if run >= n else max((s2 - s1 * s1 / n) / (n - ddof), 0.0)
         std = math.sqrt(var)
-        if what == 0:
+        if what == STD:
             out[i] = std
         else:
             out[i] = (xi - (k + s1 / n)) / std if std > 0.0 else math.nan
@@ -351,4 +324,4 @@ def returns_kernel(x, log):  # type: ignore[no-untyped-def]
 def volatility_kernel(x, n):  # type: ignore[no-untyped-def]
     """Sample (ddof=1) standard deviation of the last ``n`` log returns. Mirrors ``RollingVolatility``."""
     r = returns_kernel(x, True)
-    return moments_kernel(r, n, 1, 0)
+    return moments_kernel(r, n, 1, STD)

@@ -92,6 +92,17 @@ async def live(
         await harness.stop()
 
 
+@asynccontextmanager
+async def live_book(depth: int = 100, **kwargs: Any) -> AsyncIterator[tuple[FakeBinance, Harness]]:
+    """A fake exchange with a BTCUSDT ladder around 100.0 and a live source that received its first book."""
+    async with FakeBinance() as fake:
+        fake.ladder("BTCUSDT", 100.0)
+        async with live(fake, depth=depth, **kwargs) as h:
+            await subscribed(fake)
+            await h.wait(book_matches(h, fake, depth), "the initial book")
+            yield fake, h
+
+
 async def subscribed(fake: FakeBinance, symbol: str = "BTCUSDT") -> None:
     await fake.wait_subscribed(f"{symbol.lower()}@trade", f"{symbol.lower()}@depth@100ms")
 
@@ -296,19 +307,15 @@ def test_an_unknown_symbol_raises_unknown_symbol_naming_symbol_and_exchange() ->
 
 def test_refused_websocket_handshakes_are_retried_with_backoff() -> None:
     async def main() -> None:
-        async with FakeBinance() as fake:
-            fake.ladder("BTCUSDT", 100.0)
-            async with live(fake) as h:
-                await subscribed(fake)
-                await h.wait(book_matches(h, fake, 100), "the initial book")
-                fake.refuse_ws = 4  # HTTP 503 on the next four handshakes
-                await fake.disconnect()
-                await h.wait(lambda: fake.refuse_ws == 0, "four refused handshakes")
-                await subscribed(fake)
-                await fake.push_trade("BTCUSDT", 100.3, 1.0)
-                await h.wait(lambda: h.state == "connected" and len(h.of(Trade)) == 1, "recovered")
-                retries = [s for s in h.statuses if s[0] == "reconnecting"]
-                assert max(s[2] for s in retries) >= 2 and any("503" in s[1] for s in retries)
+        async with live_book() as (fake, h):
+            fake.refuse_ws = 4  # HTTP 503 on the next four handshakes
+            await fake.disconnect()
+            await h.wait(lambda: fake.refuse_ws == 0, "four refused handshakes")
+            await subscribed(fake)
+            await fake.push_trade("BTCUSDT", 100.3, 1.0)
+            await h.wait(lambda: h.state == "connected" and len(h.of(Trade)) == 1, "recovered")
+            retries = [s for s in h.statuses if s[0] == "reconnecting"]
+            assert max(s[2] for s in retries) >= 2 and any("503" in s[1] for s in retries)
 
     run(main())
 
@@ -338,88 +345,75 @@ def test_an_auth_error_is_a_clear_source_error_and_secrets_stay_out_of_it(
 
 def test_malformed_frames_are_counted_and_never_stop_the_stream() -> None:
     async def main() -> None:
-        async with FakeBinance() as fake:  # no server pings: the watchdog probes quiet connections
-            fake.ladder("BTCUSDT", 100.0)
-            async with live(fake, stall_timeout=1.0) as h:
-                await subscribed(fake)
-                await h.wait(book_matches(h, fake, 100), "the initial book")
+        # no server pings: the watchdog probes quiet connections
+        async with live_book(stall_timeout=1.0) as (fake, h):
 
-                async def trade_gets_through(price: float) -> None:
-                    await h.wait(lambda: fake.subscribed("btcusdt@trade"), "trade subscription")
-                    await fake.push_trade("BTCUSDT", price, 1.0)
-                    await h.wait(lambda: any(t.price == price for t in h.of(Trade)), f"trade at {price}")
+            async def trade_gets_through(price: float) -> None:
+                await h.wait(lambda: fake.subscribed("btcusdt@trade"), "trade subscription")
+                await fake.push_trade("BTCUSDT", price, 1.0)
+                await h.wait(lambda: any(t.price == price for t in h.of(Trade)), f"trade at {price}")
 
-                bad_trade = '{"e":"trade","E":1,"s":"BTCUSDT","t":%d,"p":%s,"q":"1","T":1,"m":false}'
-                await fake.send_raw("not json at all", "btcusdt@trade")
-                await fake.send_raw(bad_trade % (900, "null"), "btcusdt@trade")  # price None: rejected
-                await trade_gets_through(101.0)
-                assert h.rejections.by_reason["InvalidValue"] == 1
-                # "NaN" makes ccxt's parser raise inside its receive callback: that connection goes silent;
-                # the stall watchdog fails it and the watcher reconnects
-                await fake.send_raw(bad_trade % (901, '"NaN"'), "btcusdt@trade")
-                await fake.send_raw('{"e":"trade","s":"BTCUSDT",', "btcusdt@trade")  # truncated JSON
-                deadline = asyncio.get_running_loop().time() + 8
-                while not any(t.price == 102.0 for t in h.of(Trade)):
-                    assert asyncio.get_running_loop().time() < deadline, h.statuses[-3:]
-                    if fake.subscribed("btcusdt@trade"):
-                        await fake.push_trade("BTCUSDT", 102.0, 1.0)
-                    await asyncio.sleep(0.05)
-                stalls = [s[1] for s in h.statuses if "stalled" in s[1]]
-                assert stalls and all("watch_trades" in reason for reason in stalls)  # the quiet book's
-                # connection answered the watchdog's ping, so it was left alone
-                # a depth level ccxt cannot parse: a counted MalformedFrame, then a resync
-                u = fake.books["BTCUSDT"].last_update_id + 1
-                await fake.send_raw(
-                    f'{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":{u},"u":{u},"b":[["abc","1"]],"a":[]}}',
-                    "btcusdt@depth@100ms",
-                )
-                await h.wait(
-                    lambda: h.rejections.by_reason["MalformedFrame"] >= 1, "a MalformedFrame rejection"
-                )
-                await h.wait(lambda: fake.depth_requests("BTCUSDT") >= 2, "a new depth snapshot")
-                await fake.push_depth("BTCUSDT", bids=[(99.9, 4.0)])
-                await h.wait(book_matches(h, fake, 100), "the book after the resync")
-                assert not h.task.done()
-                assert all(t.price > 0 for t in h.of(Trade))
+            bad_trade = '{"e":"trade","E":1,"s":"BTCUSDT","t":%d,"p":%s,"q":"1","T":1,"m":false}'
+            await fake.send_raw("not json at all", "btcusdt@trade")
+            await fake.send_raw(bad_trade % (900, "null"), "btcusdt@trade")  # price None: rejected
+            await trade_gets_through(101.0)
+            assert h.rejections.by_reason["InvalidValue"] == 1
+            # "NaN" makes ccxt's parser raise inside its receive callback: that connection goes silent;
+            # the stall watchdog fails it and the watcher reconnects
+            await fake.send_raw(bad_trade % (901, '"NaN"'), "btcusdt@trade")
+            await fake.send_raw('{"e":"trade","s":"BTCUSDT",', "btcusdt@trade")  # truncated JSON
+            deadline = asyncio.get_running_loop().time() + 8
+            while not any(t.price == 102.0 for t in h.of(Trade)):
+                assert asyncio.get_running_loop().time() < deadline, h.statuses[-3:]
+                if fake.subscribed("btcusdt@trade"):
+                    await fake.push_trade("BTCUSDT", 102.0, 1.0)
+                await asyncio.sleep(0.05)
+            stalls = [s[1] for s in h.statuses if "stalled" in s[1]]
+            assert stalls and all("watch_trades" in reason for reason in stalls)  # the quiet book's
+            # connection answered the watchdog's ping, so it was left alone
+            # a depth level ccxt cannot parse: a counted MalformedFrame, then a resync
+            u = fake.books["BTCUSDT"].last_update_id + 1
+            await fake.send_raw(
+                f'{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":{u},"u":{u},"b":[["abc","1"]],"a":[]}}',
+                "btcusdt@depth@100ms",
+            )
+            await h.wait(lambda: h.rejections.by_reason["MalformedFrame"] >= 1, "a MalformedFrame rejection")
+            await h.wait(lambda: fake.depth_requests("BTCUSDT") >= 2, "a new depth snapshot")
+            await fake.push_depth("BTCUSDT", bids=[(99.9, 4.0)])
+            await h.wait(book_matches(h, fake, 100), "the book after the resync")
+            assert not h.task.done()
+            assert all(t.price > 0 for t in h.of(Trade))
 
     run(main())
 
 
 def test_a_sequence_gap_resyncs_the_book_from_a_new_rest_snapshot() -> None:
     async def main() -> None:
-        async with FakeBinance() as fake:
-            fake.ladder("BTCUSDT", 100.0)
-            async with live(fake, depth=10) as h:
-                await subscribed(fake)
-                await h.wait(book_matches(h, fake, 10), "the initial book")
-                await fake.gap("BTCUSDT")  # the book changes, the diff is never sent
-                await fake.push_depth("BTCUSDT", asks=[(100.5, 9.0)])
-                await h.wait(lambda: h.state == "reconnecting", "a resync")
-                assert "ChecksumError" in h.statuses[-1][1]
-                await h.wait(book_matches(h, fake, 10), "the book after the resync")
-                assert fake.depth_requests("BTCUSDT") == 2
-                assert h.of(BookSnapshot)[-1].bids[0] == (99.5, 1.5)  # the change the gap hid
-                await h.wait(lambda: h.state == "connected", "connected")
+        async with live_book(depth=10) as (fake, h):
+            await fake.gap("BTCUSDT")  # the book changes, the diff is never sent
+            await fake.push_depth("BTCUSDT", asks=[(100.5, 9.0)])
+            await h.wait(lambda: h.state == "reconnecting", "a resync")
+            assert "ChecksumError" in h.statuses[-1][1]
+            await h.wait(book_matches(h, fake, 10), "the book after the resync")
+            assert fake.depth_requests("BTCUSDT") == 2
+            assert h.of(BookSnapshot)[-1].bids[0] == (99.5, 1.5)  # the change the gap hid
+            await h.wait(lambda: h.state == "connected", "connected")
 
     run(main())
 
 
 def test_duplicate_frames_give_one_event_each() -> None:
     async def main() -> None:
-        async with FakeBinance() as fake:
-            fake.ladder("BTCUSDT", 100.0)
-            async with live(fake) as h:
-                await subscribed(fake)
-                await h.wait(book_matches(h, fake, 100), "the initial book")
-                await fake.push_depth("BTCUSDT", bids=[(99.8, 1.0)], duplicate=True)
-                await fake.push_trade("BTCUSDT", 100.1, 1.0, duplicate=True)
-                await fake.push_trade("BTCUSDT", 100.2, 1.0)
-                await h.wait(lambda: len(h.of(Trade)) == 2, "two trades")
-                await h.wait(book_matches(h, fake, 100), "the book")
-                assert [t.id for t in h.of(Trade)] == ["1", "2"]
-                assert h.rejections.by_reason["DuplicateTrade"] == 1
-                seqs = [b.seq for b in h.of(BookSnapshot)]
-                assert len(seqs) == len(set(seqs))
+        async with live_book() as (fake, h):
+            await fake.push_depth("BTCUSDT", bids=[(99.8, 1.0)], duplicate=True)
+            await fake.push_trade("BTCUSDT", 100.1, 1.0, duplicate=True)
+            await fake.push_trade("BTCUSDT", 100.2, 1.0)
+            await h.wait(lambda: len(h.of(Trade)) == 2, "two trades")
+            await h.wait(book_matches(h, fake, 100), "the book")
+            assert [t.id for t in h.of(Trade)] == ["1", "2"]
+            assert h.rejections.by_reason["DuplicateTrade"] == 1
+            seqs = [b.seq for b in h.of(BookSnapshot)]
+            assert len(seqs) == len(set(seqs))
 
     run(main())
 

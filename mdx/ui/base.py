@@ -32,6 +32,14 @@ def html(css_class: str, value: str = "", **layout: str) -> widgets.HTML:
     return widget
 
 
+def vbox(css_class: str, *children: widgets.Widget) -> widgets.VBox:
+    """A VBox of ``children`` with stable DOM classes (like ``html``)."""
+    box = widgets.VBox(list(children))
+    for name in css_class.split():
+        box.add_class(name)
+    return box
+
+
 def set_html(widget: widgets.HTML, value: str) -> bool:
     """Assign only when the text changed (an unchanged value sends nothing either way; this skips the
     trait machinery too). True when it changed."""

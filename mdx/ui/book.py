@@ -9,16 +9,33 @@ from __future__ import annotations
 from typing import Any
 
 import bqplot as bq
-import ipywidgets as widgets
 import numpy as np
 
 from . import fmt, theme
-from .base import Panel, html, set_html
+from .base import Panel, html, set_html, vbox
 from .charts import figure
 from .data import depth_curves
 
 
-class DepthChart(Panel):
+class _ViewPanel(Panel):
+    """A panel drawn from one ``BookView``: redrawn only when handed a different view (or ``force``)."""
+
+    _view: Any = None
+    updates = 0
+
+    def update(self, view: Any, *, force: bool = False) -> bool:
+        """Redraw from a ``BookView`` (or anything with ``bids``/``asks``/``mid``); None clears."""
+        if view is self._view and not force:
+            return False
+        self._view = view
+        self.updates += 1
+        return self._draw(view)
+
+    def _draw(self, view: Any) -> bool:
+        raise NotImplementedError
+
+
+class DepthChart(_ViewPanel):
     """Cumulative bid (left, green) and ask (right, red) size against price, meeting at the spread."""
 
     def __init__(self, *, levels: int = 50, height: int = 170) -> None:
@@ -51,18 +68,9 @@ class DepthChart(Panel):
         self.fig.fig_margin = {"top": 6, "bottom": 22, "left": 34, "right": 44}
         self.fig.padding_y = 0.0
         self.legend = html("mdx-legend mdx-depth-legend", "DEPTH")
-        self.widget = widgets.VBox([self.legend, self.fig])
-        self.widget.add_class("mdx-chart-card")
-        self.widget.add_class("mdx-depth")
-        self._view: Any = None
-        self.updates = 0
+        self.widget = vbox("mdx-chart-card mdx-depth", self.legend, self.fig)
 
-    def update(self, view: Any, *, force: bool = False) -> bool:
-        """Redraw from a ``BookView`` (or anything with ``bids``/``asks``/``mid``); None clears."""
-        if view is self._view and not force:
-            return False
-        self._view = view
-        self.updates += 1
+    def _draw(self, view: Any) -> bool:
         x, y = depth_steps(view, self.levels) if view is not None else (np.empty((2, 0)), np.empty((2, 0)))
         with self.lines.hold_sync():
             self.lines.x, self.lines.y = x, y
@@ -120,24 +128,15 @@ def _depth_legend(view: Any) -> str:
     )
 
 
-class Ladder(Panel):
+class Ladder(_ViewPanel):
     """Top-N price ladder: asks above (best nearest the middle), the spread, bids below; size bars."""
 
     def __init__(self, *, levels: int = 10) -> None:
         self.levels = levels
         self.body = html("mdx-ladder-body")
-        title = html("mdx-card-title", "ORDER BOOK")
-        self.widget = widgets.VBox([title, self.body])
-        self.widget.add_class("mdx-card")
-        self.widget.add_class("mdx-ladder")
-        self._view: Any = None
-        self.updates = 0
+        self.widget = vbox("mdx-card mdx-ladder", html("mdx-card-title", "ORDER BOOK"), self.body)
 
-    def update(self, view: Any, *, force: bool = False) -> bool:
-        if view is self._view and not force:
-            return False
-        self._view = view
-        self.updates += 1
+    def _draw(self, view: Any) -> bool:
         return set_html(self.body, ladder_html(view, self.levels))
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import ConfigError, InvalidTimeframe
 from ..timeframes import timeframe_ns
 from . import fmt, theme
-from .base import Panel, html, set_html
+from .base import Panel, html, set_html, vbox
 from .data import (
     EMPTY_T,
     BarArrays,
@@ -139,9 +139,7 @@ class CandleChart(Panel):
         self.price_fig = figure([self.overlays, self.ohlc], [time_axis(self.x, False), self.y_axis], height)
         self.volume_fig = figure([self.volume], [time_axis(self.x)], volume_height, top=2, bottom=22)
         self.legend = html("mdx-legend mdx-candle-legend")
-        self.widget = widgets.VBox([self.legend, self.price_fig, self.volume_fig])
-        self.widget.add_class("mdx-chart-card")
-        self.widget.add_class("mdx-candles")
+        self.widget = vbox("mdx-chart-card mdx-candles", self.legend, self.price_fig, self.volume_fig)
         self._shown: dict[str, bool] = dict.fromkeys(INDICATORS, False)
         self._data: BarArrays | None = None
         self._drawn: Any = None
@@ -329,7 +327,29 @@ def trailing_mean(x: np.ndarray, n: int) -> np.ndarray:
     return (cum[i] - cum[lo]) / (i - lo)
 
 
-class MidChart(Panel):
+class _BookChart(Panel):
+    """A chart of the book's top-of-book series: redrawn only when the table grew or moved (or ``force``)."""
+
+    _drawn: Any = None
+    updates = 0
+
+    def update(self, book: Any, *, force: bool = False) -> bool:
+        """``book``: a ``(n, 6)`` table of ``BOOK_FIELDS`` (ts, bid, ask, mid, microprice, imbalance)
+        or a list of ``BookView``."""
+        table = _book_table(book)
+        token = (id(book), table.shape[0], float(table[-1, 0]) if table.shape[0] else 0.0)
+        if not force and token == self._drawn:
+            return False
+        self._drawn = token
+        self.updates += 1
+        self._draw(table)
+        return True
+
+    def _draw(self, table: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+class MidChart(_BookChart):
     """Mid and microprice over the last ``seconds``, with the best bid-ask spread drawn as a band."""
 
     def __init__(self, *, seconds: float = 120.0, height: int = 150, max_points: int = 300) -> None:
@@ -359,21 +379,9 @@ class MidChart(Panel):
             f"<span class='mdx-key' style='background:{theme.MICRO}'></span>microprice"
             f"<span class='mdx-key' style='background:{theme.BAND};height:6px;opacity:.5'></span>spread",
         )
-        self.widget = widgets.VBox([self.legend, self.fig])
-        self.widget.add_class("mdx-chart-card")
-        self.widget.add_class("mdx-mid")
-        self._drawn: Any = None
-        self.updates = 0
+        self.widget = vbox("mdx-chart-card mdx-mid", self.legend, self.fig)
 
-    def update(self, book: Any, *, force: bool = False) -> bool:
-        """``book``: a ``(n, 6)`` table of ``BOOK_FIELDS`` (ts, bid, ask, mid, microprice, imbalance)
-        or a list of ``BookView``."""
-        table = _book_table(book)
-        token = (id(book), table.shape[0], float(table[-1, 0]) if table.shape[0] else 0.0)
-        if not force and token == self._drawn:
-            return False
-        self._drawn = token
-        self.updates += 1
+    def _draw(self, table: np.ndarray) -> None:
         view = _window(table, self.seconds, self.max_points)
         with self.lines.hold_sync():
             self.lines.x = to_datetime(view[:, 0])
@@ -382,10 +390,9 @@ class MidChart(Panel):
             tick_format = price_format(float(view[-1, 3]))
             if self.y_axis.tick_format != tick_format:
                 self.y_axis.tick_format = tick_format
-        return True
 
 
-class ImbalanceChart(Panel):
+class ImbalanceChart(_BookChart):
     """Top-of-book imbalance in [-1, 1] over the last ``seconds`` (bid-heavy above zero): the raw series
     faint and filled, its trailing mean over ``smooth_s`` seconds of event time on top."""
 
@@ -416,19 +423,9 @@ class ImbalanceChart(Panel):
             "IMBALANCE <span class='mdx-muted'>(bid − ask) / (bid + ask), top of book;"
             f" line: {smooth_s:g} s mean</span>",
         )
-        self.widget = widgets.VBox([self.legend, self.fig])
-        self.widget.add_class("mdx-chart-card")
-        self.widget.add_class("mdx-imbalance")
-        self._drawn: Any = None
-        self.updates = 0
+        self.widget = vbox("mdx-chart-card mdx-imbalance", self.legend, self.fig)
 
-    def update(self, book: Any, *, force: bool = False) -> bool:
-        table = _book_table(book)
-        token = (id(book), table.shape[0], float(table[-1, 0]) if table.shape[0] else 0.0)
-        if not force and token == self._drawn:
-            return False
-        self._drawn = token
-        self.updates += 1
+    def _draw(self, table: np.ndarray) -> None:
         rows = _window_rows(table, self.seconds + self.smooth_s, table.shape[0])  # all rows of the span
         span = table[rows]
         if span.shape[0] > 1:
@@ -442,7 +439,6 @@ class ImbalanceChart(Panel):
             self.line.x = to_datetime(view[:, 0])
             # imbalance is in [-1, 1]: float32 is exact enough and halves the message
             self.line.y = np.vstack((view[:, 5], np.zeros(view.shape[0]), smooth)).astype(np.float32)
-        return True
 
 
 __all__ = [

@@ -21,6 +21,13 @@ def _classed(widget: widgets.DOMWidget, css_class: str) -> widgets.DOMWidget:
     return widget
 
 
+def _dropdown(name: str, options: Sequence[str], value: str, layout: widgets.Layout) -> widgets.Dropdown:
+    """A dropdown described ``name``, with the DOM class ``mdx-<name>``."""
+    dropdown = widgets.Dropdown(options=list(options), value=value, description=name, layout=layout)
+    dropdown.add_class(f"mdx-{name}")
+    return dropdown
+
+
 class Controls(Panel):
     def __init__(
         self,
@@ -36,18 +43,9 @@ class Controls(Panel):
         indicators: Sequence[str] = INDICATORS,
     ) -> None:
         layout = widgets.Layout(width="auto")
-        self.source = _classed(
-            widgets.Dropdown(options=list(sources), value=source, description="source", layout=layout),
-            "mdx-source",
-        )
-        self.exchange = _classed(
-            widgets.Dropdown(options=list(exchanges), value=exchange, description="exchange", layout=layout),
-            "mdx-exchange",
-        )
-        self.symbol = _classed(
-            widgets.Dropdown(options=list(symbols), value=symbol, description="symbol", layout=layout),
-            "mdx-symbol",
-        )
+        self.source = _dropdown("source", sources, source, layout)
+        self.exchange = _dropdown("exchange", exchanges, exchange, layout)
+        self.symbol = _dropdown("symbol", symbols, symbol, layout)
         self.timeframe = _classed(
             widgets.ToggleButtons(options=list(timeframes), value=timeframe, description="", layout=layout),
             "mdx-timeframe",
