@@ -114,12 +114,8 @@ class Session:
             self.rejections.add(error)
 
     def _on_trade(self, key: Key, trade: Trade) -> None:
-        if not (
-            math.isfinite(trade.price)
-            and trade.price > 0
-            and math.isfinite(trade.amount)
-            and trade.amount > 0
-        ):
+        price, amount = trade.price, trade.amount
+        if not (price > 0.0 and amount > 0.0 and price * amount < math.inf):  # NaN fails every comparison
             raise InvalidValue(
                 f"trade {trade.id} on {trade.symbol}: price {trade.price!r} amount {trade.amount!r}"
             )

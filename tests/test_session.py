@@ -85,11 +85,13 @@ def test_bad_events_are_counted_and_the_pipeline_keeps_going() -> None:
     events = market(40)
     events.insert(5, Trade(EX, SYM, T0 + 2 * S, T0 + 2 * S, "nan", float("nan"), 1.0, "buy"))
     events.insert(6, Trade(EX, SYM, T0 + 2 * S, T0 + 2 * S, "neg", 100.0, -1.0, "buy"))
+    events.insert(6, Trade(EX, SYM, T0 + 2 * S, T0 + 2 * S, "big", 1e300, 1e10, "buy"))  # notional overflows
     events.insert(8, events[1])  # a duplicated trade frame (trade "0")
     events.insert(7, BookDelta(EX, "ETH/USDT", T0, T0, 5, 5, ((1.0, 1.0),), ()))  # delta before any snapshot
     events.append(BookDelta(EX, SYM, T0 + 30 * S, T0 + 30 * S, 500, 500, ((100.0, 1.0),), ()))  # a gap
     session = Session(ListSource(events), timeframes=("1m",), clock=SimulatedClock()).run_until_done()
-    assert session.rejections.by_reason["InvalidValue"] == 2
+    assert session.rejections.by_reason["InvalidValue"] == 3
+    assert all(b.volume < 1e6 for b in session.cache.history("bars.1m", (EX, SYM)))
     assert session.rejections.by_reason["BookOutOfSync"] == 2
     assert session.rejections.by_reason["DuplicateTrade"] == 1
     assert not session.books[(EX, SYM)].in_sync  # a gap is never silently wrong
