@@ -52,6 +52,15 @@ class SessionStatus:
 
 
 class Session:
+    """One source wired to books, bar builders, the cache and the hub.
+
+    ``timeframes``: bars built per symbol (ccxt strings). ``clock``: live by default; tests and research
+    pass a ``SimulatedClock``. ``speed``: playback speed of offline sources (None: the source's own
+    ``speed``, else real time). A ``BookView`` of ``book_view_depth`` levels is cached at most every
+    ``book_view_interval_ms`` of event time per symbol. ``stale_after_s``: status turns "stale" when no
+    event arrived for that long.
+    """
+
     def __init__(
         self,
         source: Source,
