@@ -11,11 +11,10 @@ volume, count, vwap, empty intervals filled) with ``resample().agg(...)``.
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from timing import best_of
 
 from mdx.bars import BAR_COLUMNS, BarBuilder, resample_trades
 from mdx.events import Trade
@@ -71,15 +70,6 @@ def pandas_resample(trades: pd.DataFrame, timeframe: str) -> pd.DataFrame:
     agg["vwap"] = (agg["quote_volume"] / agg["volume"]).where(agg["count"] > 0, agg["close"])
     agg.index.name = "timestamp"
     return agg[list(BAR_COLUMNS)]
-
-
-def best_of(fn: Callable[[], object], runs: int) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def stream(events: list[Trade], timeframe: str) -> int:

@@ -9,11 +9,11 @@ call before anything is timed; each figure is the best of several runs.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from timing import best_of
 
 from mdx import indicators as ind
 
@@ -60,15 +60,6 @@ BATCH: dict[str, tuple[Callable[[pd.Series], object], Callable[[pd.Series], obje
 class _Noop:
     def update(self, x: float) -> float:
         return x
-
-
-def best_of(fn: Callable[[], object], runs: int) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def feed(make: Callable[[], object], values: list[float]) -> None:

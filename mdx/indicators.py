@@ -143,14 +143,14 @@ def _ddof(ddof: int) -> int:
 # -- streaming ----------------------------------------------------------------------------------------
 
 
-class SMA:
-    """Streaming simple moving average; equals ``sma(x, n)``."""
+class _Windowed:
+    """Shared state of the streaming indicators over a rolling window of ``n`` valid values."""
 
     __slots__ = ("_moments", "n", "value")
 
-    def __init__(self, n: int) -> None:
-        self.n = _period(n)
-        self._moments = _Moments(self.n, 0)
+    def __init__(self, n: int, ddof: int) -> None:
+        self.n = n
+        self._moments = _Moments(n, ddof)
         self.value = _NAN
 
     def reset(self) -> None:
@@ -160,6 +160,15 @@ class SMA:
     @property
     def ready(self) -> bool:
         return self._moments._count >= self.n
+
+
+class SMA(_Windowed):
+    """Streaming simple moving average; equals ``sma(x, n)``."""
+
+    __slots__ = ()
+
+    def __init__(self, n: int) -> None:
+        super().__init__(_period(n), 0)
 
     def update(self, x: float) -> float:
         x = float(x)
@@ -373,25 +382,18 @@ class Returns:
         return value
 
 
-class RollingVolatility:
+class RollingVolatility(_Windowed):
     """Streaming std (ddof=1) of the last ``n`` log returns; equals ``rolling_volatility(x, n)``."""
 
-    __slots__ = ("_moments", "_returns", "n", "value")
+    __slots__ = ("_returns",)
 
     def __init__(self, n: int) -> None:
-        self.n = _period(n, 2)
         self._returns = Returns(log=True)
-        self._moments = _Moments(self.n, 1)
-        self.value = _NAN
+        super().__init__(_period(n, 2), 1)
 
     def reset(self) -> None:
         self._returns.reset()
-        self._moments.reset()
-        self.value = _NAN
-
-    @property
-    def ready(self) -> bool:
-        return self._moments._count >= self.n
+        super().reset()
 
     def update(self, x: float) -> float:
         r = self._returns.update(x)
@@ -404,23 +406,13 @@ class RollingVolatility:
         return value
 
 
-class ZScore:
+class ZScore(_Windowed):
     """Streaming rolling z-score of each value in its own window of ``n``; equals ``zscore(x, n, ddof)``."""
 
-    __slots__ = ("_moments", "n", "value")
+    __slots__ = ()
 
     def __init__(self, n: int, ddof: int = 1) -> None:
-        self.n = _period(n, 2)
-        self._moments = _Moments(self.n, _ddof(ddof))
-        self.value = _NAN
-
-    def reset(self) -> None:
-        self._moments.reset()
-        self.value = _NAN
-
-    @property
-    def ready(self) -> bool:
-        return self._moments._count >= self.n
+        super().__init__(_period(n, 2), _ddof(ddof))
 
     def update(self, x: float) -> float:
         x = float(x)
