@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from timing import best_of
 
-from mdx.bars import BAR_COLUMNS, BarBuilder, resample_trades
 from mdx.events import Trade
-from mdx.timeframes import timeframe_ns
+from mdx.market.bars import BAR_COLUMNS, BarBuilder, resample_trades
+from mdx.market.timeframes import timeframe_ns
 
 
 def synthetic_trades(n: int, seed: int = 42) -> pd.DataFrame:

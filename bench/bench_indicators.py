@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from timing import best_of
 
-from mdx import indicators as ind
+from mdx.analytics import indicators as ind
 
 
 def pd_ema(s: pd.Series, n: int) -> pd.Series:

@@ -26,9 +26,9 @@ from orjson import loads
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mdx.book import OrderBook  # noqa: E402
 from mdx.clock import SimulatedClock  # noqa: E402
 from mdx.events import BookDelta, BookSnapshot, Trade  # noqa: E402
+from mdx.market.book import OrderBook  # noqa: E402
 from mdx.sources.replay import ReplaySource  # noqa: E402
 from mdx.stats import Rejections  # noqa: E402
 
@@ -91,7 +91,7 @@ def mdx_normalize() -> int:
 
 
 def mdx_end_to_end() -> int:
-    from mdx.bars import BarBuilder
+    from mdx.market.bars import BarBuilder
 
     book = OrderBook("binance", "BTC/USDT")
     builder = BarBuilder("binance", "BTC/USDT", "1m")

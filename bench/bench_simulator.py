@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from mdx.clock import SimulatedClock  # noqa: E402
 from mdx.events import BookDelta, Event  # noqa: E402
 from mdx.session import Session  # noqa: E402
-from mdx.sources.simulator import Simulator  # noqa: E402
+from mdx.sources.sim.simulator import Simulator  # noqa: E402
 from mdx.stats import Rejections  # noqa: E402
 
 S = 1_000_000_000

@@ -45,7 +45,7 @@ def refresh_figures(refreshes: int = 400, timeframe: str = "1s", hz: float = 4.0
     from mdx.clock import SimulatedClock
     from mdx.config import Settings
     from mdx.session import Session
-    from mdx.sources.simulator import Simulator
+    from mdx.sources.sim.simulator import Simulator
     from mdx.ui import MonitorApp
 
     source = Simulator(SYMBOLS, seed=7, start_ns=T0)

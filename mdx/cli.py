@@ -96,7 +96,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 def cmd_record(args: argparse.Namespace) -> int:
     import asyncio
 
-    from .recorder import record_offline, record_stream
+    from .io.recorder import record_offline, record_stream
     from .sources import OfflineSource, make_source
 
     source = make_source(_settings(args))
@@ -114,8 +114,8 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .bars import bars_to_frame
     from .clock import SimulatedClock
+    from .market.bars import bars_to_frame
     from .session import Session
     from .sources.replay import ReplaySource
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
-from .timeframes import timeframe_ns
+from .market.timeframes import timeframe_ns
 
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 

@@ -21,7 +21,7 @@ from typing import Any
 from .config import Settings
 from .errors import ConfigError
 
-MONITOR_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "monitor.ipynb"
+MONITOR_NOTEBOOK = Path(__file__).resolve().parent / "ui" / "monitor.ipynb"  # package data
 DEFAULT_PORT = 8866
 
 

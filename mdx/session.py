@@ -23,16 +23,16 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from .bars import BarBuilder
-from .book import BookView, OrderBook
 from .cache import Cache, Key
 from .clock import Clock, LiveClock
 from .errors import BookError, ConfigError, DataError, DuplicateTrade, InvalidValue, MdxError
 from .events import Bar, BookDelta, BookSnapshot, Event, Quote, Trade
 from .hub import Hub
+from .market.bars import BarBuilder
+from .market.book import BookView, OrderBook
+from .market.timeframes import timeframe_ns
 from .sources.base import OfflineSource, Source, paced
 from .stats import Rejections
-from .timeframes import timeframe_ns
 
 log = logging.getLogger("mdx.session")
 

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mdx.bars import BAR_COLUMNS, BarBuilder, bars_to_frame, resample_trades, trades_to_frame
 from mdx.errors import DataError, InvalidTimeframe, InvalidValue
 from mdx.events import Bar, Trade
-from mdx.timeframes import timeframe_ns
+from mdx.market.bars import BAR_COLUMNS, BarBuilder, bars_to_frame, resample_trades, trades_to_frame
+from mdx.market.timeframes import timeframe_ns
 
 MS = 1_000_000
 T0 = 1_700_000_000_000  # 2023-11-14 22:13:20 UTC, ms

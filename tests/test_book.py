@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mdx.book import BookView, OrderBook
 from mdx.errors import BookError, BookOutOfSync, CrossedBook
 from mdx.events import BookDelta, BookSnapshot, Levels, Quote, Trade
+from mdx.market.book import BookView, OrderBook
 from mdx.sources.replay import ReplaySource
 from mdx.stats import Rejections
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mdx.capture import read_capture, unified_symbol
 from mdx.errors import CaptureError, InvalidValue, MalformedFrame
 from mdx.events import BookDelta, BookSnapshot, Event, Quote, Trade, fast_constructor
+from mdx.io.binance import unified_symbol
+from mdx.io.capture import read_capture
 from mdx.stats import Rejections
 
 SPOT = "binance-spot-l2-trades"

@@ -13,7 +13,7 @@ from mdx.config import Settings
 from mdx.errors import ConfigError, DataError, InvalidTimeframe, MdxError
 from mdx.events import Quote, Trade
 from mdx.hub import Hub, topic_for
-from mdx.timeframes import timeframe_ns
+from mdx.market.timeframes import timeframe_ns
 
 
 def trade(price: float = 100.0, ts: int = 1_000, symbol: str = "BTC/USDT") -> Trade:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mdx import indicators as ind
+from mdx.analytics import indicators as ind
 from mdx.errors import ConfigError, DataError, InvalidValue
 
 Batch = Callable[[pd.Series], pd.Series]

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from mdx.clock import SimulatedClock
-from mdx.recorder import record_offline, record_stream
-from mdx.recording import read_recording
-from mdx.sources.simulator import Simulator
+from mdx.io.recorder import record_offline, record_stream
+from mdx.io.recording import read_recording
+from mdx.sources.sim.simulator import Simulator
 from mdx.stats import Rejections
 
 START = 1_767_225_600_000_000_000  # 2026-01-01 00:00 UTC

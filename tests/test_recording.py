@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mdx.capture import read_capture
 from mdx.errors import CaptureError, DataError, MalformedFrame
 from mdx.events import Bar, BookDelta, BookSnapshot, Event, Quote, Trade
-from mdx.recording import (
+from mdx.io.capture import read_capture
+from mdx.io.recording import (
     RecordingWriter,
     decode,
     encode,

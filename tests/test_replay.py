@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from mdx.capture import read_capture
 from mdx.clock import SimulatedClock
 from mdx.errors import CaptureError, ConfigError
 from mdx.events import BookDelta, BookSnapshot, Event, Trade
-from mdx.recording import write_recording
+from mdx.io.capture import read_capture
+from mdx.io.recording import write_recording
 from mdx.session import Session
 from mdx.sources.base import OfflineSource
 from mdx.sources.replay import ReplaySource, merge_by_recv

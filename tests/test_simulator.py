@@ -12,15 +12,15 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from mdx.book import OrderBook
 from mdx.clock import LiveClock, SimulatedClock
 from mdx.errors import ConfigError
 from mdx.events import BookDelta, BookSnapshot, Event, Quote, Trade
+from mdx.market.book import OrderBook
 from mdx.session import Session
 from mdx.sources.base import OfflineSource
-from mdx.sources.sim_price import FactorModel
-from mdx.sources.sim_specs import symbol_spec
-from mdx.sources.simulator import SimFaults, Simulator
+from mdx.sources.sim.price import FactorModel
+from mdx.sources.sim.simulator import SimFaults, Simulator
+from mdx.sources.sim.specs import symbol_spec
 from mdx.stats import Rejections
 
 S = 1_000_000_000

@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mdx.analytics.indicators import ema
 from mdx.clock import SimulatedClock
 from mdx.config import Settings
 from mdx.errors import ConfigError
 from mdx.events import Trade
-from mdx.indicators import ema
 from mdx.session import Session
-from mdx.sources.simulator import Simulator
+from mdx.sources.sim.simulator import Simulator
 from mdx.ui import (
     MAX_HZ,
     TILES,

@@ -10,7 +10,7 @@ from .base import OfflineSource, Source, paced
 def make_source(settings: Settings) -> Source:
     """The simulator (embedded default), a replay of captures/recordings, or a live exchange."""
     if settings.source_kind == "sim":
-        from .simulator import Simulator
+        from .sim.simulator import Simulator
 
         return Simulator(settings.symbols, seed=settings.seed)
     if settings.source_kind == "replay":
@@ -19,7 +19,7 @@ def make_source(settings: Settings) -> Source:
         if not settings.replay_paths:
             raise ConfigError("replay needs at least one path: replay:PATH[,PATH...]")
         return ReplaySource(settings.replay_paths)
-    from .live import LiveSource
+    from .live.ccxt_source import LiveSource
 
     exchange_id = settings.exchange if settings.source == "live" else settings.source
     if not exchange_id:

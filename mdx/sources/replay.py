@@ -15,10 +15,11 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ..capture import _check_path, read_capture
 from ..clock import Clock
 from ..errors import ConfigError
 from ..events import Event
+from ..io.capture import read_capture
+from ..io.lines import check_path
 from ..stats import Rejections
 from .base import paced
 
@@ -69,7 +70,7 @@ class ReplaySource:
         items = [paths] if isinstance(paths, str | PathLike) else list(paths)
         if not items:
             raise ConfigError("ReplaySource needs at least one capture or recording path")
-        self.paths: tuple[Path, ...] = tuple(_check_path(p) for p in items)
+        self.paths: tuple[Path, ...] = tuple(check_path(p) for p in items)
         self.market = market
         self.speed = speed
         self.name = "replay:" + ",".join(p.name for p in self.paths)

@@ -15,7 +15,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..errors import ConfigError, InvalidTimeframe
-from ..timeframes import timeframe_ns
+from ..market.timeframes import timeframe_ns
 from . import fmt, theme
 from .base import Panel, html, set_html, vbox
 from .data import (

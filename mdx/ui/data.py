@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..analytics.indicators import EMA
 from ..events import Bar
-from ..indicators import EMA
 
 NAN = float("nan")
 EMPTY_F = np.empty(0, dtype=np.float64)

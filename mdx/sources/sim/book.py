@@ -19,7 +19,7 @@ from bisect import bisect_left, insort
 
 import numpy as np
 
-from .sim_specs import SECONDS_PER_YEAR, SymbolSpec
+from .specs import SECONDS_PER_YEAR, SymbolSpec
 
 BLOCK = 4096
 

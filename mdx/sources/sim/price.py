@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .sim_specs import SECONDS_PER_YEAR, SymbolSpec
+from .specs import SECONDS_PER_YEAR, SymbolSpec
 
 FRAME_NS = 1_000_000_000
 STEPS = 20  # steps per frame

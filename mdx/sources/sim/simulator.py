@@ -3,11 +3,11 @@
     Simulator(("BTC/USDT", "ETH/USDT"), seed=7)  ->  BookSnapshot + Quote per symbol at start, then
     per symbol: BookDelta every 50-100 ms, Quote when the top changes, Trades at ~6-12 orders/s
 
-How it works, per 1 s frame (``sim_price.FRAME_NS``):
+How it works, per 1 s frame (``price.FRAME_NS``):
 
 - ``FactorModel`` draws the fair mid of every symbol on a 50 ms grid: market factor + idiosyncratic
-  Student-t shocks, GARCH(1,1) variance regime (see ``sim_price``).
-- Each symbol's ``SimBook`` (see ``sim_book``) follows the fair mid at every book update; the levels it
+  Student-t shocks, GARCH(1,1) variance regime (see ``price``).
+- Each symbol's ``SimBook`` (see ``book``) follows the fair mid at every book update; the levels it
   changed since the last update become one ``BookDelta`` (contiguous update ids, absolute amounts,
   ``0`` deletes), followed by a ``Quote`` (``seq`` = the delta's ``seq``) when the top changed.
 - Taker orders arrive as a Poisson process whose rate scales with volatility; the side leans towards
@@ -35,14 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from ..clock import Clock
-from ..errors import ConfigError
-from ..events import BookDelta, BookSnapshot, Event, Levels, Quote, Trade
-from ..stats import Rejections
-from .base import paced
-from .sim_book import Draws, SimBook, SimSide
-from .sim_price import FRAME_NS, STEP_NS, STEPS, FactorModel
-from .sim_specs import SECONDS_PER_YEAR, SymbolSpec, symbol_spec
+from ...clock import Clock
+from ...errors import ConfigError
+from ...events import BookDelta, BookSnapshot, Event, Levels, Quote, Trade
+from ...stats import Rejections
+from ..base import paced
+from .book import Draws, SimBook, SimSide
+from .price import FRAME_NS, STEP_NS, STEPS, FactorModel
+from .specs import SECONDS_PER_YEAR, SymbolSpec, symbol_spec
 
 MS = 1_000_000
 _TRADE_SIZE_SIGMA = 2.3  # lognormal sigma of taker order notionals (Binance BTCUSDT: mean/median ~ 35)

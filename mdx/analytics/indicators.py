@@ -2,7 +2,7 @@
 
 Batch: ``sma(x, n)``, ``ema(x, n)``, ``rsi(x, n)``, ``returns(x, log)``, ``rolling_volatility(x, n)``,
 ``zscore(x, n, ddof)``. A numpy array (or any 1-D sequence) gives a float64 numpy array; a pandas Series
-gives a Series with the same index and name. Each is one compiled loop (``mdx.kernels``) whose
+gives a Series with the same index and name. Each is one compiled loop (``mdx.analytics.kernels``) whose
 docstring names its pandas equivalent; the tests assert both equalities.
 
 Streaming: ``SMA``, ``EMA``, ``RSI``, ``Returns``, ``RollingVolatility``, ``ZScore``, each with
@@ -31,7 +31,7 @@ from typing import TypeVar, cast
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, DataError, InvalidValue
+from ..errors import ConfigError, DataError, InvalidValue
 from .kernels import (
     ZSCORE,
     ema_kernel,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import InvalidTimeframe
+from ..errors import InvalidTimeframe
 
 _UNIT_NS = {
     "s": 1_000_000_000,

@@ -15,7 +15,7 @@ import math
 import zlib
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import BookError, BookOutOfSync, CrossedBook
-from .events import BookDelta, BookSnapshot, Levels
+from ..errors import BookError, BookOutOfSync, CrossedBook
+from ..events import BookDelta, BookSnapshot, Levels
 
 NAN = float("nan")
 _NEW, _SNAPSHOT, _LIVE, _OUT = 0, 1, 2, 3  # no snapshot yet; snapshot, no delta yet; chained; out of sync

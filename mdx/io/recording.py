@@ -25,10 +25,10 @@ from typing import Any
 
 from orjson import dumps, loads
 
-from .capture import _check_path, _line_chunks
-from .errors import CaptureError, DataError, MalformedFrame
-from .events import Bar, BookDelta, BookSnapshot, Event, Quote, Trade
-from .stats import Rejections
+from ..errors import CaptureError, DataError, MalformedFrame
+from ..events import Bar, BookDelta, BookSnapshot, Event, Quote, Trade
+from ..stats import Rejections
+from .lines import check_path, line_chunks
 
 SUFFIX = ".mdx.jsonl.gz"
 FORMAT, VERSION = "mdx-recording", 1
@@ -145,8 +145,8 @@ def write_recording(
 
 def read_header(path: str | PathLike[str]) -> dict[str, Any]:
     """The header of a recording; ``CaptureError`` when the file is not one."""
-    p = _check_path(path)
-    for lines in _line_chunks(p):
+    p = check_path(path)
+    for lines in line_chunks(p):
         for line in lines:
             return _header(p, line)
     raise CaptureError(f"{p}: empty file, not an mdx recording")
@@ -166,13 +166,13 @@ def _header(path: Path, line: bytes) -> dict[str, Any]:
 
 def read_recording(path: str | PathLike[str], rejections: Rejections | None = None) -> Iterator[Event]:
     """Events of a recording in file order. See the module docstring for error handling."""
-    return _read(_check_path(path), rejections)
+    return _read(check_path(path), rejections)
 
 
 def _read(path: Path, rejections: Rejections | None) -> Iterator[Event]:
     lineno = 0
     try:
-        for lines in _line_chunks(path):
+        for lines in line_chunks(path):
             for line in lines:
                 lineno += 1
                 if lineno == 1:

@@ -33,8 +33,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, InvalidValue
-from .events import Bar, Trade
+from ..errors import DataError, InvalidValue
+from ..events import Bar, Trade
 from .timeframes import timeframe_ns
 
 BAR_COLUMNS = (
@@ -172,7 +172,7 @@ def resample_trades(trades: pd.DataFrame, timeframe: str) -> pd.DataFrame:
         ts, price, amount = ts[ts_valid], price[ts_valid], amount[ts_valid]
         if has_side:
             side = side[ts_valid]
-    from .kernels import UNSORTED, resample_kernel  # numba loads on first batch use, not on import
+    from .bar_kernel import UNSORTED, resample_kernel  # numba loads on first batch use, not on import
 
     tf = tf_ns // per_unit
     origin = bar_origin_ns(timeframe) // per_unit

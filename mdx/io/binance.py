@@ -1,4 +1,4 @@
-"""Binance combined-stream captures → normalized events.
+"""Binance combined-stream captures → normalized events (``read_binance``, via ``mdx.read_capture``).
 
 A capture is gzip text (plain text also works), one frame per line: ``<local_recv_ns> <raw JSON>``.
 Frames are combined-stream messages ``{"stream": "<sym>@<kind>", "data": {...}}`` for the kinds
@@ -26,7 +26,6 @@ at call time either way.
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Callable, Iterator
 from os import PathLike
 from pathlib import Path
@@ -34,9 +33,10 @@ from typing import Any, TypeVar
 
 from orjson import loads
 
-from .errors import CaptureError, DataError, InvalidValue, MalformedFrame
-from .events import BookDelta, BookSnapshot, Event, Levels, Quote, Trade, fast_constructor
-from .stats import Rejections
+from ..errors import CaptureError, DataError, InvalidValue, MalformedFrame
+from ..events import BookDelta, BookSnapshot, Event, Levels, Quote, Trade, fast_constructor
+from ..stats import Rejections
+from .lines import check_path, line_chunks
 
 EXCHANGES = {"spot": "binance", "usdm": "binanceusdm", "coinm": "binancecoinm"}
 QUOTES = (
@@ -45,7 +45,6 @@ QUOTES = (
 )  # fmt: skip
 INF = math.inf
 MS = 1_000_000
-CHUNK = 1 << 20
 
 E = TypeVar("E")
 Handler = Callable[[dict[str, Any], int], "Event | None"]
@@ -243,62 +242,16 @@ _MAKERS: dict[str, Callable[[str, str, bool], Handler]] = {
 }
 
 
-def _line_chunks(path: Path) -> Iterator[list[bytes]]:
-    """Complete lines, a chunk at a time. Raises ``CaptureError`` when the file is truncated or corrupt
-    (after the complete lines before the damage); a partial last line of a truncated file is dropped."""
-    with open(path, "rb") as f:
-        head = f.read(2)
-        f.seek(0)
-        gz = head == b"\x1f\x8b"
-        d = zlib.decompressobj(31)
-        tail = b""
-        while True:
-            chunk = f.read(CHUNK)
-            if not chunk:
-                break
-            if gz:
-                try:
-                    data = d.decompress(chunk)
-                    while d.eof and d.unused_data:  # a multi-member gzip file
-                        rest = d.unused_data
-                        d = zlib.decompressobj(31)
-                        data += d.decompress(rest)
-                except zlib.error as error:
-                    if tail:
-                        yield tail.split(b"\n")[:-1]
-                    raise CaptureError(f"{path}: corrupt gzip data ({error})") from None
-            else:
-                data = chunk
-            lines = (tail + data).split(b"\n") if tail else data.split(b"\n")
-            tail = lines.pop()
-            yield lines
-        if gz and not d.eof:
-            raise CaptureError(f"{path}: truncated gzip file (unexpected end of data)")
-        if tail:
-            yield [tail]
-
-
-def _check_path(path: str | PathLike[str]) -> Path:
-    p = Path(path)
-    if not p.is_file():
-        raise CaptureError(f"{p}: no such capture file")
-    return p
-
-
-def read_capture(
+def read_binance(
     path: str | PathLike[str],
     *,
     market: str | None = None,
     rejections: Rejections | None = None,
     hold_s: float = 10.0,
 ) -> Iterator[Event]:
-    """Normalized events of a Binance capture (or an mdx recording, by its suffix), in file order
-    except for the snapshot hold-back described in the module docstring."""
-    p = _check_path(path)
-    from .recording import is_recording, read_recording
-
-    if is_recording(p):
-        return read_recording(p, rejections)
+    """Normalized events of a Binance capture, in file order except for the snapshot hold-back
+    described in the module docstring."""
+    p = check_path(path)
     if market is not None and market not in EXCHANGES:
         raise CaptureError(f"{p}: unknown market {market!r}; use one of {sorted(EXCHANGES)}")
     return _read(p, market, rejections, int(hold_s * 1e9))
@@ -311,7 +264,7 @@ def _read(path: Path, market: str | None, rejections: Rejections | None, hold_ns
     hold_until = 0
     lineno = 0
     try:
-        for lines in _line_chunks(path):
+        for lines in line_chunks(path):
             for line in lines:
                 lineno += 1
                 try:
@@ -363,4 +316,4 @@ def _read(path: Path, market: str | None, rejections: Rejections | None, hold_ns
         yield from held
 
 
-__all__ = ["EXCHANGES", "read_capture", "unified_symbol"]
+__all__ = ["EXCHANGES", "read_binance", "unified_symbol"]

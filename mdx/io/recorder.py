@@ -11,10 +11,10 @@ import contextlib
 from dataclasses import dataclass, field
 from os import PathLike
 
-from .clock import Clock, LiveClock
+from ..clock import Clock, LiveClock
+from ..sources.base import OfflineSource, Source, paced
+from ..stats import Rejections
 from .recording import RecordingWriter
-from .sources.base import OfflineSource, Source, paced
-from .stats import Rejections
 
 
 @dataclass

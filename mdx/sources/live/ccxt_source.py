@@ -42,8 +42,8 @@ from typing import Any, TypeVar
 import ccxt
 import ccxt.pro as ccxtpro
 
-from ..clock import Clock
-from ..errors import (
+from ...clock import Clock
+from ...errors import (
     ConfigError,
     DataError,
     InvalidValue,
@@ -53,11 +53,11 @@ from ..errors import (
     SourceUnavailable,
     UnknownSymbol,
 )
-from ..events import BookSnapshot, Event, Level, Quote, Trade
-from ..stats import Rejections
+from ...events import BookSnapshot, Event, Level, Quote, Trade
+from ...stats import Rejections
 from .backoff import Backoff
 
-log = logging.getLogger("mdx.sources.live")
+log = logging.getLogger("mdx.sources.live.ccxt_source")
 
 T = TypeVar("T")
 StatusCallback = Callable[..., None]
