@@ -126,16 +126,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     print(
         f"{session.events_processed} events in {elapsed:.2f} s ({session.events_processed / elapsed:,.0f}/s)"
     )
-    for (exchange, symbol), book in sorted(session.books.items()):
+    for (exchange, symbol), book in sorted(session.books.items()):  # the run is over: safe to read
         state = "in sync" if book.in_sync else "OUT OF SYNC"
         print(
             f"  {exchange} {symbol}: book {state} at seq {book.seq}, "
             f"mid {book.mid:.8g}, spread {book.spread_bps:.2f} bps"
         )
-    for (key, tf), builder in sorted(session.bar_builders.items()):
-        bars = session.cache.history(f"bars.{tf}", key)
-        if builder.current is not None:
-            bars = [*bars, builder.current]
+    tf = args.timeframe
+    for key in session.cache.keys("bar"):
+        bars = session.cache.bars(key, tf, include_open=True)
         print(f"  {key[0]} {key[1]} {tf}: {len(bars)} bars; last {min(args.bars, len(bars))}:")
         if bars:
             print(bars_to_frame(bars[-args.bars :]).to_string())

@@ -5,6 +5,11 @@ All events are frozen, slotted dataclasses. Times are ``int`` nanoseconds since 
 time the frame was received. Symbols are ccxt unified symbols (``BTC/USDT``, ``BTC/USDT:USDT``).
 Book levels are tuples of ``(price, amount)`` floats; in a ``BookDelta`` the amount is absolute and
 ``0.0`` deletes the level.
+
+``KINDS`` is the one table that says, per event class, its hub topic, how the cache keeps it and its
+recording tag. A new event type is one ``register_event`` call next to its class (any frozen dataclass
+with ``exchange``, ``symbol``, ``ts_event`` and ``ts_recv``): the session, cache, hub and recordings
+then handle it with no edit of their own.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from .errors import ConfigError
 
 Level = tuple[float, float]
 Levels = tuple[Level, ...]
@@ -89,6 +96,56 @@ class Bar:
 E = TypeVar("E")
 
 
+@dataclass(frozen=True, slots=True)
+class EventKind:
+    """How the engine handles one event class.
+
+    ``tag``: its name in recordings (and in ``Cache(maxlen=...)``). ``topic``: the hub topic root;
+    events are published on ``{topic}.{exchange}.{symbol}`` plus ``.{value of sub}`` when ``sub`` names
+    a field (bars: ``bars.binance.BTC/USDT.1m``). ``cached``: the cache keeps the latest value per key;
+    ``history``: and a bounded history. ``open_flag`` names a bool field that is False while the event is
+    still being built (an open bar): such an event is the key's latest value, is never appended to the
+    history, and is published on ``open_topic``. ``recorded``: recordings may hold it.
+    """
+
+    cls: type
+    tag: str
+    topic: str
+    cached: bool = True
+    history: bool = True
+    sub: str = ""
+    open_flag: str = ""
+    open_topic: str = ""
+    recorded: bool = True
+
+
+KINDS: dict[type, EventKind] = {}
+KINDS_BY_TAG: dict[str, EventKind] = {}
+
+
+def register_event(cls: type, tag: str, topic: str, **options: Any) -> EventKind:
+    """Add an event class to the table (options: the fields of ``EventKind``); returns its entry."""
+    known = KINDS_BY_TAG.get(tag)
+    if known is not None and known.cls is not cls:
+        raise ConfigError(f"event tag {tag!r} is taken by {known.cls.__name__}")
+    for name in ("exchange", "symbol", "ts_event", "ts_recv"):
+        if name not in getattr(cls, "__dataclass_fields__", {}):
+            raise ConfigError(f"{cls.__name__} cannot be an mdx event: it has no field {name!r}")
+    kind = EventKind(cls, tag, topic, **options)
+    KINDS[cls] = KINDS_BY_TAG[tag] = kind
+    return kind
+
+
+def topic_of(event: Any, kind: EventKind) -> str:
+    """The hub topic ``event`` is published on (see ``EventKind``)."""
+    root = kind.topic
+    if kind.open_flag and not getattr(event, kind.open_flag):
+        root = kind.open_topic
+    if kind.sub:
+        return f"{root}.{event.exchange}.{event.symbol}.{getattr(event, kind.sub)}"
+    return f"{root}.{event.exchange}.{event.symbol}"
+
+
 def fast_constructor(cls: type[E]) -> Callable[..., E]:
     """A constructor for a frozen slotted dataclass, about 4x faster than ``cls(...)``: it fills a
     mutable twin with the same slots, then sets ``__class__`` (the frozen ``__init__`` pays an
@@ -107,15 +164,26 @@ def fast_constructor(cls: type[E]) -> Callable[..., E]:
 Event = Trade | BookSnapshot | BookDelta | Quote | Bar
 MARKET_EVENTS = (Trade, BookSnapshot, BookDelta, Quote)
 
+register_event(Trade, "trade", "trades")
+register_event(BookSnapshot, "snapshot", "book", cached=False)
+register_event(BookDelta, "delta", "book", cached=False)
+register_event(Quote, "quote", "quotes")
+register_event(Bar, "bar", "bars", sub="timeframe", open_flag="closed", open_topic="bar_open")
+
 __all__ = [
+    "KINDS",
+    "KINDS_BY_TAG",
     "MARKET_EVENTS",
     "Bar",
     "BookDelta",
     "BookSnapshot",
     "Event",
+    "EventKind",
     "Level",
     "Levels",
     "Quote",
     "Trade",
     "fast_constructor",
+    "register_event",
+    "topic_of",
 ]

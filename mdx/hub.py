@@ -1,7 +1,9 @@
 """Topic pub/sub on one event loop.
 
-Topics are dotted strings: ``trades.{exchange}.{symbol}``, ``book.{exchange}.{symbol}``,
-``quotes.{exchange}.{symbol}``, ``bars.{exchange}.{symbol}.{timeframe}``, ``alerts``.
+Topics are dotted strings named by the event table (``mdx.events.KINDS``): ``trades.{exchange}.{symbol}``,
+``book.{exchange}.{symbol}`` (accepted snapshots and deltas), ``book_views.{exchange}.{symbol}``,
+``quotes.{exchange}.{symbol}``, ``bars.{exchange}.{symbol}.{timeframe}`` (closed bars) and
+``bar_open.{exchange}.{symbol}.{timeframe}`` (the open bar after each trade).
 A subscription is an exact topic or a prefix ending in ``*`` (``trades.*``, ``*``).
 Handlers are plain callables run synchronously in publish order; a handler that raises is logged,
 counted and does not stop the others.
@@ -13,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .events import Bar, BookDelta, BookSnapshot, Quote, Trade
+from .events import KINDS, topic_of
 
 log = logging.getLogger("mdx.hub")
 
@@ -21,16 +23,9 @@ Handler = Callable[[str, Any], None]
 
 
 def topic_for(event: Any) -> str:
-    """The hub topic an event is published on."""
-    if isinstance(event, Trade):
-        return f"trades.{event.exchange}.{event.symbol}"
-    if isinstance(event, BookSnapshot | BookDelta):
-        return f"book.{event.exchange}.{event.symbol}"
-    if isinstance(event, Quote):
-        return f"quotes.{event.exchange}.{event.symbol}"
-    if isinstance(event, Bar):
-        return f"bars.{event.exchange}.{event.symbol}.{event.timeframe}"
-    return f"other.{type(event).__name__}"
+    """The hub topic an event is published on (from the event table, ``mdx.events.KINDS``)."""
+    kind = KINDS.get(type(event))
+    return topic_of(event, kind) if kind is not None else f"other.{type(event).__name__}"
 
 
 class Hub:
@@ -39,6 +34,11 @@ class Hub:
         self._prefix: list[tuple[str, Handler]] = []
         self._resolved: dict[str, tuple[Handler, ...]] = {}
         self.handler_errors = 0
+        self.active = False  # any subscriber at all: publishers skip building topics when not
+
+    def _changed(self) -> None:
+        self._resolved.clear()
+        self.active = bool(self._prefix) or any(self._exact.values())
 
     def subscribe(self, pattern: str, handler: Handler) -> Callable[[], None]:
         """Subscribe ``handler(topic, message)``; returns a function that unsubscribes it."""
@@ -49,7 +49,7 @@ class Hub:
             def unsubscribe() -> None:
                 if entry in self._prefix:
                     self._prefix.remove(entry)
-                self._resolved.clear()
+                self._changed()
 
         else:
             self._exact.setdefault(pattern, []).append(handler)
@@ -58,9 +58,9 @@ class Hub:
                 handlers = self._exact.get(pattern, [])
                 if handler in handlers:
                     handlers.remove(handler)
-                self._resolved.clear()
+                self._changed()
 
-        self._resolved.clear()
+        self._changed()
         return unsubscribe
 
     def _handlers(self, topic: str) -> tuple[Handler, ...]:

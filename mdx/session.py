@@ -1,42 +1,48 @@
-"""The session: wires one source to the hub and the consumers. The only place that knows the graph.
+"""The session: wires sources to consumers, the cache and the hub. The only place that knows the graph.
 
-    source ──► Session.process ──► book (per symbol) ──► cache "book_views" ──► hub "book.*"
-                               ├─► bars (per symbol x timeframe) ──► cache "bars" ──► hub "bars.*"
-                               └─► cache "trades" / "quotes" ──► hub "trades.*" / "quotes.*"
+    sources ──► process ──► consumers taking the event's type, in wiring order:
+      (one task each)         TradeGuard ─► BarMaker ─► Bar (closed, open)         each may reject (counted)
+                              BookKeeper ─► BookView (throttled)                   or emit derived events,
+                              ... your consumers (indicators, alerts, stores)      which take the same path
+                        ──► cache.put(event) ──► hub.publish(topic, event)          write before publish
 
 Run it three ways:
 - ``await session.run()`` on the caller's loop;
 - ``session.start()`` in a background thread with its own loop (notebooks: cells never block), then
   ``session.stop()``;
 - ``session.run_until_done()`` synchronously as fast as possible (offline sources; tests, research).
+
+Several sources (``Session([Simulator(), ReplaySource(...)])``, or two exchanges) run side by side, each
+with its own status; ``status`` sums them up and ``statuses`` has each.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-import math
 import threading
 import time
-from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from .cache import Cache, Key
 from .clock import Clock, LiveClock
-from .errors import BookError, ConfigError, DataError, DuplicateTrade, InvalidValue, MdxError
-from .events import Bar, BookDelta, BookSnapshot, Event, Quote, Trade
+from .consumer import Consumer
+from .errors import ConfigError, DataError, MdxError
+from .events import KINDS, EventKind, topic_of
 from .hub import Hub
-from .market.bars import BarBuilder
-from .market.book import BookView, OrderBook
-from .market.timeframes import timeframe_ns
-from .sources.base import OfflineSource, Source, paced
+from .market.consumers import BarMaker, BookKeeper, TradeGuard
+from .sources.base import OfflineSource, Source, open_stream
+from .sources.merge import merge_by_recv
 from .stats import Rejections
 
 log = logging.getLogger("mdx.session")
 
-RECENT_TRADE_IDS = 1024  # per symbol: enough to catch replayed frames after a reconnect
+# worst first: what a summary of several sources' states shows
+STATE_RANK = ("error", "reconnecting", "stale", "connecting", "connected", "done", "stopped", "idle")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,19 +57,22 @@ class SessionStatus:
     next_retry_ns: int = 0
 
 
+Route = tuple[tuple[Any, ...], EventKind]
+
+
 class Session:
-    """One source wired to books, bar builders, the cache and the hub.
+    """Sources wired to consumers (trade checks, books, bars, then ``consumers``), the cache and the hub.
 
     ``timeframes``: bars built per symbol (ccxt strings). ``clock``: live by default; tests and research
-    pass a ``SimulatedClock``. ``speed``: playback speed of offline sources (None: the source's own
+    pass a ``SimulatedClock``. ``speed``: playback speed of offline sources (None: each source's own
     ``speed``, else real time). A ``BookView`` of ``book_view_depth`` levels is cached at most every
-    ``book_view_interval_ms`` of event time per symbol. ``stale_after_s``: status turns "stale" when no
-    event arrived for that long.
+    ``book_view_interval_ms`` of event time per symbol. ``stale_after_s``: a source's status turns
+    "stale" when no event arrived from it for that long. ``consumers`` run after the built-in ones.
     """
 
     def __init__(
         self,
-        source: Source,
+        sources: Source | Sequence[Source],
         *,
         timeframes: Iterable[str] = ("1m",),
         clock: Clock | None = None,
@@ -73,119 +82,147 @@ class Session:
         stale_after_s: float = 5.0,
         cache: Cache | None = None,
         hub: Hub | None = None,
+        consumers: Iterable[Consumer] = (),
     ) -> None:
-        self.source = source
-        self.timeframes = tuple(timeframes)
-        for tf in self.timeframes:
-            timeframe_ns(tf)  # raises InvalidTimeframe early, with the bad value in the message
+        self.sources: tuple[Source, ...] = (
+            tuple(sources) if isinstance(sources, Sequence) and not isinstance(sources, str) else (sources,)
+        )
+        if not self.sources:
+            raise ConfigError("a session needs at least one source")
+        self.names = _unique_names(self.sources)
+        self.bar_maker = BarMaker(timeframes)
+        self.book_keeper = BookKeeper(int(book_view_interval_ms * 1e6), book_view_depth)
         self.clock: Clock = clock or LiveClock()
-        self.speed = float(speed if speed is not None else getattr(source, "speed", 1.0))
+        if speed is None and len(self.sources) == 1:
+            speed = getattr(self.sources[0], "speed", 1.0)
+        self.speed = None if speed is None else float(speed)  # None: each source at its own speed
         self.cache = cache or Cache()
         self.hub = hub or Hub()
         self.rejections = Rejections()
-        self.books: dict[Key, OrderBook] = {}
-        self.bar_builders: dict[tuple[Key, str], BarBuilder] = {}
-        self._recent_trade_ids: dict[Key, tuple[deque[str], set[str]]] = {}
+        self.consumers: list[Any] = []
+        self._routes: dict[type, Route] = {}
+        for consumer in (TradeGuard(), self.book_keeper, self.bar_maker, *consumers):
+            self.add(consumer)
+        self.consumer_errors = 0
         self.events_processed = 0
         self.last_recv_ns = 0
         self.last_event_at_ns = 0  # clock time at which the last event was processed
-        self._book_view_interval_ns = int(book_view_interval_ms * 1e6)
-        self._book_view_depth = book_view_depth
-        self._book_view_due: dict[Key, int] = {}
+        self._last_at: dict[str, int] = {}  # per source name
         self._stale_after_ns = int(stale_after_s * 1e9)
-        self._status = SessionStatus(source=source.name)
+        self._statuses: dict[str, SessionStatus] = {name: SessionStatus(source=name) for name in self.names}
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop_requested = threading.Event()
+        self._halted = False
 
-    # -- consumers ---------------------------------------------------------------------------------
+    # -- the graph ---------------------------------------------------------------------------------------
 
-    def process(self, event: Event) -> None:
-        """Apply one event to every consumer; bad events are counted, never raised."""
+    def add(self, consumer: Any) -> Any:
+        """Wire another consumer (see ``mdx.consumer``) after the ones already there; returns it."""
+        takes = tuple(getattr(consumer, "takes", ()))
+        if not takes or not callable(getattr(consumer, "on_event", None)):
+            raise ConfigError(
+                f"{consumer!r} is not a consumer: it needs `takes` (event types) and on_event()"
+            )
+        unknown = [cls.__name__ for cls in takes if cls not in KINDS]
+        if unknown:
+            raise ConfigError(f"{type(consumer).__name__} takes unregistered event types {unknown}")
+        bind = getattr(consumer, "bind", None)
+        if bind is not None:
+            bind(self.emit)
+        self.consumers.append(consumer)
+        self._routes.clear()  # rebuilt lazily, per event type
+        return consumer
+
+    def _route(self, cls: type) -> Route:
+        kind = KINDS.get(cls)
+        if kind is None:
+            raise ConfigError(f"{cls.__name__} is not a registered event type (mdx.events.register_event)")
+        route = (tuple(c.on_event for c in self.consumers if issubclass(cls, tuple(c.takes))), kind)
+        self._routes[cls] = route
+        return route
+
+    def process(self, event: Any) -> None:
+        """One event from a source: through the consumers, the cache and the hub; bad ones are counted."""
         self.events_processed += 1
         self.last_event_at_ns = self.clock.now_ns()
         if event.ts_recv > self.last_recv_ns:
             self.last_recv_ns = event.ts_recv
-        key = (event.exchange, event.symbol)
-        try:
-            if isinstance(event, Trade):
-                self._on_trade(key, event)
-            elif isinstance(event, BookDelta | BookSnapshot):
-                self._on_book(key, event)
-            elif isinstance(event, Quote):
-                self.cache.set_latest("quote", key, event)
-                self.cache.append("quotes", key, event)
-                self.hub.publish(f"quotes.{key[0]}.{key[1]}", event)
-            elif isinstance(event, Bar):
-                self._publish_bar(key, event)
-        except DataError as error:
-            self.rejections.add(error)
+        self.emit(event)
 
-    def _on_trade(self, key: Key, trade: Trade) -> None:
-        price, amount = trade.price, trade.amount
-        if not (price > 0.0 and amount > 0.0 and price * amount < math.inf):  # NaN fails every comparison
-            raise InvalidValue(
-                f"trade {trade.id} on {trade.symbol}: price {trade.price!r} amount {trade.amount!r}"
-            )
-        self._remember_trade_id(key, trade)
-        self.cache.set_latest("trade", key, trade)
-        self.cache.append("trades", key, trade)
-        self.hub.publish(f"trades.{key[0]}.{key[1]}", trade)
-        for tf in self.timeframes:
-            builder = self.bar_builders.get((key, tf))
-            if builder is None:
-                builder = self.bar_builders[(key, tf)] = BarBuilder(key[0], key[1], tf)
-            for bar in builder.update(trade):
-                self._publish_bar(key, bar)
-            partial = builder.current
-            if partial is not None:
-                self.cache.set_latest(f"bar_open.{tf}", key, partial)
+    def emit(self, event: Any) -> None:
+        """Send ``event`` through the consumers that take its type, then cache and publish it."""
+        route = self._routes.get(type(event)) or self._route(type(event))
+        handlers, kind = route
+        for on_event in handlers:
+            try:
+                on_event(event)
+            except DataError as error:
+                self.rejections.add(error)
+                return
+            except Exception:  # a broken consumer must not stop the feed; it is logged and counted
+                self.consumer_errors += 1
+                log.exception("consumer %r failed on %s", on_event, type(event).__name__)
+        if kind.cached:
+            self.cache.put(event)
+        if self.hub.active:
+            self.hub.publish(topic_of(event, kind), event)
 
-    def _remember_trade_id(self, key: Key, trade: Trade) -> None:
-        """Reject a trade id seen among the last ``RECENT_TRADE_IDS`` of its symbol."""
-        recent = self._recent_trade_ids.get(key)
-        if recent is None:
-            recent = self._recent_trade_ids[key] = (deque(), set())
-        order, seen = recent
-        if trade.id in seen:
-            raise DuplicateTrade(f"{trade.exchange} {trade.symbol}: trade id {trade.id} seen twice")
-        order.append(trade.id)
-        seen.add(trade.id)
-        if len(order) > RECENT_TRADE_IDS:
-            seen.discard(order.popleft())
+    @property
+    def books(self) -> dict[Key, Any]:
+        """The live ``OrderBook`` objects. Only for the engine's own thread or after a synchronous run:
+        other threads read ``cache.book(key)``, an immutable ``BookView``."""
+        return self.book_keeper.books
 
-    def _publish_bar(self, key: Key, bar: Bar) -> None:
-        self.cache.append(f"bars.{bar.timeframe}", key, bar)
-        self.hub.publish(f"bars.{key[0]}.{key[1]}.{bar.timeframe}", bar)
+    @property
+    def bar_builders(self) -> dict[tuple[Key, str], Any]:
+        return self.bar_maker.builders
 
-    def _on_book(self, key: Key, event: BookSnapshot | BookDelta) -> None:
-        book = self.books.get(key)
-        if book is None:
-            book = self.books[key] = OrderBook(key[0], key[1])
-        try:
-            changed = book.apply(event)
-        except BookError:
-            self._publish_book_view(key, book, event.ts_event)
-            raise
-        if changed:
-            self.hub.publish(f"book.{key[0]}.{key[1]}", event)
-            if event.ts_event >= self._book_view_due.get(key, 0) or isinstance(event, BookSnapshot):
-                self._publish_book_view(key, book, event.ts_event)
+    @property
+    def timeframes(self) -> tuple[str, ...]:
+        return self.bar_maker.timeframes
 
-    def _publish_book_view(self, key: Key, book: OrderBook, ts_event: int) -> None:
-        view: BookView = book.view(self._book_view_depth)
-        self._book_view_due[key] = ts_event + self._book_view_interval_ns
-        self.cache.set_latest("book", key, view)
-        self.cache.append("book_views", key, view)
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Every source's symbols, in order, without repeats."""
+        return tuple(dict.fromkeys(s for source in self.sources for s in source.symbols))
 
-    # -- status -------------------------------------------------------------------------------------
+    @property
+    def exchanges(self) -> tuple[str, ...]:
+        names = (e for source in self.sources for e in str(source.exchange).split(",") if e)
+        return tuple(dict.fromkeys(names))
+
+    @property
+    def name(self) -> str:
+        return "+".join(self.names)
+
+    # -- status -----------------------------------------------------------------------------------------
+
+    @property
+    def statuses(self) -> dict[str, SessionStatus]:
+        """Each source's status by name (with "stale" when it went quiet)."""
+        return {name: self._with_staleness(name, status) for name, status in list(self._statuses.items())}
 
     @property
     def status(self) -> SessionStatus:
-        status = self._status
-        if status.state == "connected" and self.last_event_at_ns:
-            age = self.data_age_ns()
+        """One status for the whole session: a single source's own, or the worst of several with each
+        source that is not "connected" named in the reason."""
+        statuses = self.statuses
+        if len(statuses) == 1:
+            return next(iter(statuses.values()))
+        worst = min(statuses.values(), key=lambda s: _rank(s.state))
+        notes = [
+            f"{name}: {s.state}" + (f" ({s.reason})" if s.reason else "")
+            for name, s in statuses.items()
+            if s.state != "connected"
+        ]
+        return replace(worst, source=self.name, reason="; ".join(notes))
+
+    def _with_staleness(self, name: str, status: SessionStatus) -> SessionStatus:
+        last = self._last_at.get(name) or self.last_event_at_ns
+        if status.state == "connected" and last:
+            age = self.clock.now_ns() - last
             if age > self._stale_after_ns:
                 return replace(status, state="stale", reason=f"no data for {age / 1e9:.1f} s")
         return status
@@ -194,56 +231,100 @@ class Session:
         """Clock time since the last event was processed (0 before the first)."""
         return self.clock.now_ns() - self.last_event_at_ns if self.last_event_at_ns else 0
 
-    def set_status(self, state: str, reason: str = "", attempt: int = 0, next_retry_ns: int = 0) -> None:
-        """Sources report connection state here (reconnecting with attempt and next try, errors)."""
-        self._status = SessionStatus(state, self.source.name, reason, attempt, next_retry_ns)
+    def set_status(
+        self, state: str, reason: str = "", attempt: int = 0, next_retry_ns: int = 0, *, source: str = ""
+    ) -> None:
+        """Sources report connection state here (reconnecting with attempt and next try, errors).
+        ``source``: the source's name in ``names``; empty means every source."""
+        for name in [source] if source else self.names:
+            self._statuses[name] = SessionStatus(state, name, reason, attempt, next_retry_ns)
 
-    # -- running ------------------------------------------------------------------------------------
+    # -- running ----------------------------------------------------------------------------------------
 
     async def run(self, *, max_events: int | None = None, until_ns: int | None = None) -> None:
-        """Stream the source on the running loop until it ends, ``stop()`` is called, or a limit is hit."""
-        self.set_status("connecting")
-        if hasattr(self.source, "on_status"):
-            self.source.on_status = self.set_status  # live sources report reconnects and errors
+        """Stream every source on the running loop until they end, ``stop()`` is called, or a limit is hit.
+        Raises the source's ``MdxError`` when every source failed."""
+        self._halted = False
+        tasks = [
+            asyncio.create_task(self._pump(source, name, max_events, until_ns), name=f"mdx-source-{name}")
+            for source, name in zip(self.sources, self.names, strict=True)
+        ]
         try:
-            if isinstance(self.source, OfflineSource):
-                stream = paced(self.source.iter_events(self.rejections), self.clock, self.speed)
-                self.set_status("connected")
-            else:  # live sources report "connected" themselves once data flows
-                stream = self.source.stream(self.clock, self.rejections)
+            pending: set[asyncio.Task[MdxError | None]] = set(tasks)
+            while pending:
+                _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if self._halted:
+                    break
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._close_consumers()
+        errors = [task.result() for task in tasks if not task.cancelled() and task.result() is not None]
+        if errors and len(errors) == len(tasks):
+            raise errors[0]
+
+    async def _pump(
+        self, source: Source, name: str, max_events: int | None, until_ns: int | None
+    ) -> MdxError | None:
+        self.set_status("connecting", source=name)
+        if hasattr(source, "on_status"):  # live sources report reconnects and errors themselves
+            source.on_status = functools.partial(self.set_status, source=name)
+        try:
+            stream = open_stream(source, self.clock, self.rejections, self.speed)
+            if isinstance(source, OfflineSource):
+                self.set_status("connected", source=name)
+            last_at = self._last_at
             async with contextlib.aclosing(stream):  # closes exchange connections however the loop ends
                 async for event in stream:
                     if until_ns is not None and event.ts_event > until_ns:
                         break
                     self.process(event)
+                    last_at[name] = self.last_event_at_ns
                     if self._stop_requested.is_set() or (
                         max_events is not None and self.events_processed >= max_events
                     ):
+                        self._halted = True
                         break
         except asyncio.CancelledError:
-            self.set_status("stopped")
+            self.set_status("stopped", source=name)
             raise
         except MdxError as error:
-            self.set_status("error", str(error))
-            log.error("source %s failed: %s", self.source.name, error)
-            raise
-        self.set_status("stopped" if self._stop_requested.is_set() else "done")
+            self.set_status("error", str(error), source=name)
+            log.error("source %s failed: %s", name, error)
+            return error
+        self.set_status("stopped" if self._stop_requested.is_set() else "done", source=name)
+        return None
 
     def run_until_done(self, *, max_events: int | None = None, until_ns: int | None = None) -> Session:
-        """Process an offline source synchronously, as fast as possible. Returns the session."""
-        if not isinstance(self.source, OfflineSource):
-            raise ConfigError(f"source {self.source.name!r} is live; use start() or await run()")
-        if max_events is None and until_ns is None and getattr(self.source, "endless", False):
-            raise ConfigError(f"source {self.source.name!r} never ends; pass max_events or until_ns")
+        """Process offline sources synchronously, merged by receive time, as fast as possible."""
+        live = [name for source, name in zip(self.sources, self.names, strict=True) if not _offline(source)]
+        if live:
+            raise ConfigError(f"source {live[0]!r} is live; use start() or await run()")
+        if (
+            max_events is None
+            and until_ns is None
+            and any(getattr(s, "endless", False) for s in self.sources)
+        ):
+            raise ConfigError(f"source {self.name!r} never ends; pass max_events or until_ns")
         self.set_status("connected")
-        for event in self.source.iter_events(self.rejections):
+        iterators = [source.iter_events(self.rejections) for source in self.sources]  # type: ignore[attr-defined]
+        events = iterators[0] if len(iterators) == 1 else merge_by_recv(iterators)
+        for event in events:
             if until_ns is not None and event.ts_event > until_ns:
                 break
             self.process(event)
             if max_events is not None and self.events_processed >= max_events:
                 break
+        self._close_consumers()
         self.set_status("done")
         return self
+
+    def _close_consumers(self) -> None:
+        for consumer in self.consumers:
+            close = getattr(consumer, "close", None)
+            if close is not None:
+                close()
 
     def start(self) -> Session:
         """Run in a background thread with its own event loop; returns at once."""
@@ -268,7 +349,7 @@ class Session:
                 loop.run_until_complete(loop.shutdown_asyncgens())
                 loop.close()
 
-        self._thread = threading.Thread(target=main, name=f"mdx-session-{self.source.name}", daemon=True)
+        self._thread = threading.Thread(target=main, name=f"mdx-session-{self.name}", daemon=True)
         self._thread.start()
         started.wait(5)
         return self
@@ -296,6 +377,24 @@ class Session:
                 return True
             time.sleep(0.01)
         return bool(callable(predicate) and predicate())
+
+
+def _offline(source: Source) -> bool:
+    return isinstance(source, OfflineSource)
+
+
+def _rank(state: str) -> int:
+    return STATE_RANK.index(state) if state in STATE_RANK else len(STATE_RANK)
+
+
+def _unique_names(sources: Sequence[Source]) -> tuple[str, ...]:
+    names: list[str] = []
+    for source in sources:
+        name = str(source.name)
+        while name in names:
+            name = f"{source.name}#{len(names) + 1}"
+        names.append(name)
+    return tuple(names)
 
 
 __all__ = ["Session", "SessionStatus"]

@@ -11,7 +11,7 @@ from mdx.cache import Cache
 from mdx.clock import SimulatedClock
 from mdx.config import Settings
 from mdx.errors import ConfigError, DataError, InvalidTimeframe, MdxError
-from mdx.events import Quote, Trade
+from mdx.events import Bar, Quote, Trade
 from mdx.hub import Hub, topic_for
 from mdx.market.timeframes import timeframe_ns
 
@@ -47,17 +47,39 @@ def test_topic_for_names_topics_by_kind_exchange_and_symbol() -> None:
 
 
 def test_cache_history_is_bounded_and_returns_copies() -> None:
-    cache = Cache(maxlen={"trades": 3})
+    cache = Cache(maxlen={"trade": 3})
     key = ("sim", "BTC/USDT")
-    for i in range(5):
-        cache.append("trades", key, i)
-    history = cache.history("trades", key)
-    assert history == [2, 3, 4]
-    history.append(99)
-    assert cache.history("trades", key, 2) == [3, 4]
-    assert cache.history("trades", ("sim", "nope")) == []
-    cache.set_latest("trade", key, 4)
-    assert cache.latest("trade", key) == 4 and cache.keys("trades") == [key]
+    trades = [trade(100.0 + i, ts=i) for i in range(5)]
+    for t in trades:
+        cache.put(t)
+    history = cache.trades(key)
+    assert history == trades[2:]
+    history.append(trades[0])
+    assert cache.trades(key, 2) == trades[3:]
+    assert cache.trades(("sim", "nope")) == []
+    assert cache.trade(key) is trades[-1] and cache.keys(Trade) == [key]
+
+
+def test_cache_keeps_open_bars_apart_from_closed_ones_and_refuses_unknown_kinds() -> None:
+    cache = Cache(maxlen={Bar: 2})
+    key = ("sim", "BTC/USDT")
+
+    def bar(ts: int, closed: bool) -> Bar:
+        return Bar("sim", "BTC/USDT", "1m", ts, ts, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1, closed)
+
+    cache.put(bar(0, True))
+    cache.put(bar(60, False))
+    assert [b.ts_event for b in cache.bars(key, "1m")] == [0]
+    assert [b.ts_event for b in cache.bars(key, "1m", include_open=True)] == [0, 60]
+    assert cache.open_bar(key, "1m") == bar(60, False) and cache.bars(key, "5m") == []
+    cache.put(bar(60, True))  # the open bar closed: it is history now, and no longer open
+    cache.put(bar(120, True))
+    assert [b.ts_event for b in cache.bars(key, "1m", include_open=True)] == [60, 120]  # maxlen 2
+    assert cache.open_bar(key, "1m") is None
+    with pytest.raises(ConfigError, match="unknown event kind 'bars'"):
+        Cache(maxlen={"bars": 10})  # once silently ignored
+    with pytest.raises(ConfigError, match="maxlen"):
+        Cache(maxlen={"trade": 0})
 
 
 def test_simulated_clock_jumps_instead_of_sleeping() -> None:

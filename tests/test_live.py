@@ -471,7 +471,7 @@ def test_a_session_over_the_live_source_keeps_its_book_in_sync_with_the_fake() -
             assert book.in_sync and view.seq == fake.books["BTCUSDT"].last_update_id
             assert [tuple(level) for level in view.bids.tolist()] == bids
             assert [tuple(level) for level in view.asks.tolist()] == asks
-            assert session.cache.latest("trade", KEY).price == 100.5
+            assert session.cache.trade(KEY).price == 100.5
             assert session.rejections.total == 0 and session.status.state == "done"
             await fake.wait_until(lambda: fake.open_connections == 0, what="the source closed")
 

@@ -81,13 +81,13 @@ def test_session_replays_four_spot_files_in_sync_with_no_rejections(shared_data:
     assert sorted(session.books) == [("binance", "BTC/USDT"), ("binance", "ETH/USDT")]
     for key, book in session.books.items():
         assert book.in_sync and book.dropped == 0
-        view = session.cache.latest("book", key)
+        view = session.cache.book(key)
         assert view.in_sync and view.bids.shape == (50, 2) and view.spread > 0
-        bars = session.cache.history("bars.1m", key)
+        bars = session.cache.bars(key, "1m")
         assert len(bars) == 11 and all(b.closed for b in bars)
-    btc_bars = session.cache.history("bars.1m", ("binance", "BTC/USDT"))
+    btc_bars = session.cache.bars(("binance", "BTC/USDT"), "1m")
     assert (
-        sum(b.count for b in btc_bars) + session.cache.latest("bar_open.1m", ("binance", "BTC/USDT")).count
+        sum(b.count for b in btc_bars) + session.cache.open_bar(("binance", "BTC/USDT"), "1m").count
         == 19904
     )
     assert session.status.state == "done"

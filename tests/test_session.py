@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mdx.clock import Clock, LiveClock, SimulatedClock
-from mdx.errors import ConfigError
-from mdx.events import BookDelta, BookSnapshot, Event, Quote, Trade
+from mdx.consumer import Consumer
+from mdx.errors import ConfigError, InvalidValue, SourceError
+from mdx.events import BookDelta, BookSnapshot, Event, Quote, Trade, register_event
+from mdx.io.recording import read_recording, write_recording
 from mdx.session import Session
 from mdx.sources.base import paced
 from mdx.stats import Rejections
@@ -68,16 +74,16 @@ def test_run_until_done_feeds_books_bars_cache_and_hub() -> None:
     assert session.rejections.total == 0
     book = session.books[key]
     assert book.in_sync and book.best_bid == (100.0, 1.0 + 190 / 100) and book.best_ask == (101.0, 1.5)
-    assert session.cache.latest("quote", key) == [e for e in events if isinstance(e, Quote)][-1]
-    last_trade = session.cache.latest("trade", key)
+    assert session.cache.quote(key) == [e for e in events if isinstance(e, Quote)][-1]
+    last_trade = session.cache.trade(key)
     assert last_trade is not None and last_trade.id == "199"
-    bars_10s = session.cache.history("bars.10s", key)
+    bars_10s = session.cache.bars(key, "10s")
     assert [b.ts_event for b in bars_10s] == [T0 + i * 10 * S for i in range(len(bars_10s))]
     assert all(b.count == 20 for b in bars_10s) and len(bars_10s) == 9  # the 10th bar is still open
-    assert session.cache.latest("bar_open.10s", key).count == 20
+    assert session.cache.open_bar(key, "10s").count == 20
     assert topics.count(f"bars.{EX}.{SYM}.10s") == 9 and topics.count(f"bars.{EX}.{SYM}.1m") == 1
     assert session.status.state == "done"
-    view = session.cache.latest("book", key)
+    view = session.cache.book(key)
     assert view.in_sync and math.isclose(view.mid, 100.5)
 
 
@@ -91,13 +97,13 @@ def test_bad_events_are_counted_and_the_pipeline_keeps_going() -> None:
     events.append(BookDelta(EX, SYM, T0 + 30 * S, T0 + 30 * S, 500, 500, ((100.0, 1.0),), ()))  # a gap
     session = Session(ListSource(events), timeframes=("1m",), clock=SimulatedClock()).run_until_done()
     assert session.rejections.by_reason["InvalidValue"] == 3
-    cached_ids = {t.id for t in session.cache.history("trades", (EX, SYM))}
+    cached_ids = {t.id for t in session.cache.trades((EX, SYM))}
     assert {"nan", "neg", "big"}.isdisjoint(cached_ids) and "39" in cached_ids  # rejected before caching
     assert session.rejections.by_reason["BookOutOfSync"] == 2
     assert session.rejections.by_reason["DuplicateTrade"] == 1
     assert not session.books[(EX, SYM)].in_sync  # a gap is never silently wrong
-    assert session.cache.latest("book", (EX, SYM)).in_sync is False
-    assert session.cache.latest("trade", (EX, SYM)).id == "39"  # trades after the bad ones still arrived
+    assert session.cache.book((EX, SYM)).in_sync is False
+    assert session.cache.trade((EX, SYM)).id == "39"  # trades after the bad ones still arrived
 
 
 def test_awaited_run_on_the_callers_loop_paces_with_the_clock() -> None:
@@ -132,3 +138,168 @@ def test_run_until_done_refuses_endless_sources_without_a_limit() -> None:
     with pytest.raises(ConfigError, match="never ends"):
         Session(source, clock=SimulatedClock()).run_until_done()
     assert Session(source, clock=SimulatedClock()).run_until_done(max_events=3).events_processed == 3
+
+
+# -- consumers, event types, several sources, write-before-publish, threads ------------------------------
+
+
+class CountTrades(Consumer):
+    takes = (Trade,)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def on_event(self, event: Trade) -> None:
+        self.count += 1
+
+
+def test_a_consumer_plugs_in_without_touching_the_session() -> None:
+    events = market(40)
+    events.insert(3, events[1])  # a duplicated trade: the guard rejects it before our consumer sees it
+    counter = CountTrades()
+    session = Session(ListSource(events), clock=SimulatedClock(), consumers=[counter]).run_until_done()
+    assert counter.count == 40 and session.rejections.by_reason["DuplicateTrade"] == 1
+    with pytest.raises(ConfigError, match="not a consumer"):
+        session.add(object())
+
+
+@dataclass(frozen=True, slots=True)
+class Funding:
+    exchange: str
+    symbol: str
+    ts_event: int
+    ts_recv: int
+    rate: float
+
+
+register_event(Funding, "funding_test", "funding")
+
+
+class FundingAlarm(Consumer):
+    """Emits a derived event and rejects impossible ones: both through the session's one path."""
+
+    takes = (Funding,)
+
+    def on_event(self, event: Funding) -> None:
+        if not -1.0 < event.rate < 1.0:
+            raise InvalidValue(f"funding rate {event.rate}")
+
+
+def test_a_new_event_type_is_one_registration(tmp_path: Path) -> None:
+    fundings = [Funding(EX, SYM, T0 + i, T0 + i, 0.0001 * i) for i in range(3)]
+    events: list[Any] = [*market(5), *fundings, Funding(EX, SYM, T0 + 9, T0 + 9, 5.0)]
+    session = Session(ListSource(events), clock=SimulatedClock(), consumers=[FundingAlarm()])
+    seen: list[tuple[str, Any]] = []
+    session.hub.subscribe("funding.*", lambda topic, event: seen.append((topic, event)))
+    session.run_until_done()
+    assert session.cache.latest(Funding, (EX, SYM)) == fundings[-1]
+    assert session.cache.history("funding_test", (EX, SYM)) == fundings
+    assert seen == [(f"funding.{EX}.{SYM}", f) for f in fundings]
+    assert session.rejections.by_reason["InvalidValue"] == 1
+    path = tmp_path / "funding.mdx.jsonl.gz"
+    write_recording(path, fundings)
+    assert list(read_recording(path)) == fundings
+
+
+def test_every_event_is_cached_before_it_is_published() -> None:
+    session = Session(ListSource(market(200)), timeframes=("10s",), clock=SimulatedClock())
+    cache, key = session.cache, (EX, SYM)
+    checks: dict[str, int] = {}
+
+    def check(topic: str, event: Any) -> None:
+        root = topic.split(".")[0]
+        latest = {
+            "trades": lambda: cache.trade(key),
+            "quotes": lambda: cache.quote(key),
+            "book_views": lambda: cache.book(key),
+            "bars": lambda: cache.bars(key, "10s")[-1],
+            "bar_open": lambda: cache.open_bar(key, "10s"),
+        }.get(root)
+        if latest is not None:
+            assert latest() is event, topic
+            checks[root] = checks.get(root, 0) + 1
+        else:  # an accepted book event: the view its snapshot produced is already there
+            assert cache.book(key) is not None and cache.book(key).seq <= event.seq
+
+    session.hub.subscribe("*", check)
+    session.run_until_done()
+    assert checks["trades"] == 200 and checks["bars"] == 9 and checks["bar_open"] == 200
+    assert checks["book_views"] >= 1 and checks["quotes"] == 20
+
+
+def test_a_stream_of_book_snapshots_is_throttled_like_deltas() -> None:
+    """ccxt's live books arrive as one snapshot per update: views still come at most every 100 ms."""
+    bids, asks = ((100.0, 1.0),), ((101.0, 1.0),)
+    snapshots = [BookSnapshot(EX, SYM, T0 + i * 10_000_000, T0, 100 + i, bids, asks) for i in range(100)]
+    session = Session(ListSource(snapshots), clock=SimulatedClock())
+    views: list[Any] = []
+    session.hub.subscribe("book_views.*", lambda topic, view: views.append(view))
+    session.run_until_done()
+    assert [v.seq for v in views] == list(range(100, 200, 10))  # one per 100 ms of event time
+
+
+class FailingSource:
+    """A live source whose exchange refuses us at once."""
+
+    name = "broken"
+    exchange = "broken"
+    symbols = ("XYZ/USDT",)
+
+    def __init__(self) -> None:
+        self.on_status: Any = None
+
+    async def stream(self, clock: Clock, rejections: Rejections) -> AsyncIterator[Event]:
+        raise SourceError("broken: exchange refused the connection")
+        yield  # pragma: no cover - makes this an async generator
+
+
+def test_several_sources_run_together_each_with_its_own_status() -> None:
+    other = [
+        Trade("replay", "ETH/USDT", T0 + i * S, T0 + i * S, str(i), 3000.0 + i, 1.0, "buy") for i in range(30)
+    ]
+    first, second = ListSource(market(50)), ListSource(other)
+    second.name, second.exchange, second.symbols = "list2", "replay", ("ETH/USDT",)  # type: ignore[misc]
+    session = Session([first, second, FailingSource()], clock=SimulatedClock(T0))
+    asyncio.run(session.run())
+    assert (
+        session.cache.trade((EX, SYM)).id == "49" and session.cache.trade(("replay", "ETH/USDT")).id == "29"
+    )
+    assert {name: s.state for name, s in session.statuses.items()} == {
+        "list": "done",
+        "list2": "done",
+        "broken": "error",
+    }
+    summary = session.status
+    assert summary.state == "error" and summary.source == "list+list2+broken"
+    assert "broken: error (broken: exchange refused the connection)" in summary.reason
+    assert session.symbols == (SYM, "ETH/USDT", "XYZ/USDT")
+    synchronous = Session([ListSource(market(50)), second], clock=SimulatedClock()).run_until_done()
+    assert synchronous.events_processed == len(market(50)) + 30  # merged by receive time
+    with pytest.raises(SourceError, match="refused"):  # every source failed: run() says why
+        asyncio.run(Session(FailingSource(), clock=SimulatedClock()).run())
+
+
+def test_other_threads_read_only_immutable_values_while_the_engine_runs() -> None:
+    from mdx.sources.sim import Simulator
+
+    session = Session(Simulator(("BTC/USDT", "ETH/USDT"), speed=math.inf), timeframes=("1s",)).start()
+    key = ("sim", "BTC/USDT")
+    errors: list[BaseException] = []
+    reads = 0
+    try:
+        assert session.wait_for(lambda: session.cache.book(key) is not None, timeout=30)
+        while reads < 20_000 and session.running:
+            try:
+                view = session.cache.book(key)
+                assert view.bids[0, 0] < view.asks[0, 0] and not view.bids.flags.writeable
+                bars = session.cache.bars(key, "1s", include_open=True)
+                assert all(a.ts_event < b.ts_event for a, b in itertools.pairwise(bars))
+                trades = session.cache.trades(key, 50)
+                assert all(isinstance(t, Trade) for t in trades)
+            except Exception as error:  # collected: the assertion below shows the first
+                errors.append(error)
+            reads += 1
+        processed = session.events_processed
+    finally:
+        session.stop()
+    assert errors == [] and reads == 20_000 and processed > 0

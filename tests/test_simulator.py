@@ -319,7 +319,7 @@ def test_the_session_counts_injected_faults_and_keeps_going() -> None:
     assert sum(b.stale for b in books) > 0  # duplicated deltas are recognised and dropped
     assert sum(b.dropped for b in books) > 0  # deltas while out of sync wait for the resync snapshot
     assert sum(b.in_sync for b in books) >= 2  # resynced: at most one book is waiting right now
-    assert session.cache.history("bars.1m", ("sim", "BTC/USDT"))  # the pipeline kept building bars
+    assert session.cache.bars(("sim", "BTC/USDT"), "1m")  # the pipeline kept building bars
 
 
 # -- running in a session --------------------------------------------------------------------------------
@@ -332,8 +332,8 @@ def test_a_clean_session_has_no_rejections_and_books_in_sync() -> None:
     for symbol in SYMBOLS:
         key = ("sim", symbol)
         assert session.books[key].in_sync
-        assert len(session.cache.history("bars.1m", key)) == 1
-        view = session.cache.latest("book", key)
+        assert len(session.cache.bars(key, "1m")) == 1
+        view = session.cache.book(key)
         assert view.in_sync and view.bids.shape[0] == 50 and view.spread > 0
 
 
@@ -361,10 +361,10 @@ def test_background_thread_with_a_real_clock_at_high_speed_delivers_events() -> 
     try:
         assert session.running
         assert session.wait_for(lambda: session.events_processed > 1_000, timeout=10)
-        assert session.wait_for(lambda: session.cache.latest("quote", ("sim", "SOL/USDT")) is not None, 5)
+        assert session.wait_for(lambda: session.cache.quote(("sim", "SOL/USDT")) is not None, 5)
     finally:
         session.stop()
     assert not session.running and session.status.state == "stopped"
     assert session.rejections.total == 0
-    assert all(session.cache.history("trades", ("sim", symbol)) for symbol in SYMBOLS)
+    assert all(session.cache.trades(("sim", symbol)) for symbol in SYMBOLS)
     assert all(book.in_sync for book in session.books.values())

@@ -96,8 +96,8 @@ def key(symbol: str = "BTC/USDT") -> tuple[str, str]:
 
 def test_candles_show_the_cached_bars_with_the_open_bar_last(app: MonitorApp, driver: Driver) -> None:
     cache = driver.session.cache
-    closed = cache.history("bars.1s", key())
-    partial = cache.latest("bar_open.1s", key())
+    closed = cache.bars(key(), "1s")
+    partial = cache.open_bar(key(), "1s")
     ohlc = app.candles.ohlc
     assert ohlc.x.dtype == np.dtype("datetime64[ms]")
     assert ohlc.y.dtype == np.float64 and ohlc.y.shape == (len(ohlc.x), 4)
@@ -114,14 +114,14 @@ def test_candles_show_the_cached_bars_with_the_open_bar_last(app: MonitorApp, dr
 
 def test_tiles_show_the_latest_trade_and_book(app: MonitorApp, driver: Driver) -> None:
     cache = driver.session.cache
-    trade = cache.latest("trade", key())
-    view = cache.latest("book", key())
+    trade = cache.trade(key())
+    view = cache.book(key())
     values = app.tiles.values
     assert values.last == trade.price
     assert values.bid == view.bids[0, 0] and values.ask == view.asks[0, 0]
     assert values.spread_bps == pytest.approx(view.spread_bps)
     assert values.imbalance == pytest.approx(view.imbalance)
-    assert values.bar_volume == cache.latest("bar_open.1s", key()).volume
+    assert values.bar_volume == cache.open_bar(key(), "1s").volume
     first = app.tap.first_price.get(key())
     assert first is None or values.change_pct == pytest.approx((trade.price / first - 1) * 100)
     assert app.tiles.text("last") == fmt.price(trade.price)
@@ -147,7 +147,7 @@ def test_data_age_and_rate_come_from_the_feed_tap(app: MonitorApp, driver: Drive
 
 
 def test_book_panels_show_the_latest_view(app: MonitorApp, driver: Driver) -> None:
-    view = driver.session.cache.latest("book", key())
+    view = driver.session.cache.book(key())
     x, y = app.depth.lines.x, app.depth.lines.y
     assert x.shape == y.shape and x.shape[0] == 2
     bids_x, asks_x = x[0], x[1]
@@ -171,7 +171,7 @@ def test_book_panels_show_the_latest_view(app: MonitorApp, driver: Driver) -> No
 
 
 def test_trades_table_shows_the_last_twenty_with_sides(app: MonitorApp, driver: Driver) -> None:
-    trades = driver.session.cache.history("trades", key())
+    trades = driver.session.cache.trades(key())
     body = app.trades.body.value
     rows = re.findall(r"<tr class='mdx-(buy|sell|unknown)", body)
     assert len(rows) == 20
@@ -181,7 +181,7 @@ def test_trades_table_shows_the_last_twenty_with_sides(app: MonitorApp, driver: 
 
 def test_watchlist_lists_every_symbol(app: MonitorApp, driver: Driver) -> None:
     for symbol in SYMBOLS:
-        trade = driver.session.cache.latest("trade", key(symbol))
+        trade = driver.session.cache.trade(key(symbol))
         row = app.watchlist.rows[symbol].value
         assert symbol in row and fmt.price(trade.price) in row and "<polyline" in row
         assert f"mdx-watch-{slug(symbol)}" in app.watchlist.boxes[symbol]._dom_classes
@@ -191,9 +191,9 @@ def test_watchlist_lists_every_symbol(app: MonitorApp, driver: Driver) -> None:
 def test_choosing_a_symbol_redraws_at_once(app: MonitorApp, driver: Driver) -> None:
     btc_last = app.tiles.values.last
     app.controls.symbol.value = "ETH/USDT"  # what the dropdown does
-    eth = driver.session.cache.latest("trade", key("ETH/USDT"))
+    eth = driver.session.cache.trade(key("ETH/USDT"))
     assert app.symbol == "ETH/USDT" and app.tiles.values.last == eth.price != btc_last
-    assert app.candles.ohlc.y[-1, 3] == driver.session.cache.latest("bar_open.1s", key("ETH/USDT")).close
+    assert app.candles.ohlc.y[-1, 3] == driver.session.cache.open_bar(key("ETH/USDT"), "1s").close
     assert "ETH/USDT" in app.candles.legend.value
     assert "mdx-selected" in app.watchlist.boxes["ETH/USDT"]._dom_classes
     assert "mdx-selected" not in app.watchlist.boxes["BTC/USDT"]._dom_classes
@@ -207,7 +207,7 @@ def test_switching_timeframe_changes_the_candles(app: MonitorApp, driver: Driver
     before = app.candles.ohlc.x.copy()
     app.controls.timeframe.value = "1m"
     after = app.candles.ohlc.x
-    bars_1m = driver.session.cache.history("bars.1m", key())
+    bars_1m = driver.session.cache.bars(key(), "1m")
     assert app.timeframe == "1m" and len(after) == len(bars_1m) + 1 != len(before)
     assert np.all(np.diff(after.astype(np.int64)) == 60_000)
     with pytest.raises(ConfigError, match="timeframe"):
@@ -387,17 +387,17 @@ def test_app_runs_live_with_the_engine_thread() -> None:
 def test_panels_work_on_plain_lists(driver: Driver) -> None:
     driver.advance(120)
     cache = driver.session.cache
-    bars = [*cache.history("bars.1s", key()), cache.latest("bar_open.1s", key())]
+    bars = cache.bars(key(), "1s", include_open=True)
     chart = CandleChart(window=50)
     assert chart.update(bars, symbol="BTC/USDT", timeframe="1s")
     assert not chart.update(chart._data, symbol="BTC/USDT", timeframe="1s")
     assert chart.ohlc.y.shape == (50, 4)
     assert "application/vnd.jupyter.widget-view+json" in chart._repr_mimebundle_()
     depth, ladder = DepthChart(), Ladder(levels=5)
-    view = cache.latest("book", key())
+    view = cache.book(key())
     assert depth.update(view) and ladder.update(view) and not ladder.update(view)
     table = TradesTable(rows=5)
-    assert table.update(cache.history("trades", key()))
+    assert table.update(cache.trades(key()))
     assert table.body.value.count("<tr class='mdx-") == 5
     tiles = Tiles()
     tiles.update(TileValues(last=None))
@@ -409,11 +409,11 @@ def test_incremental_ema_equals_the_batch_ema(driver: Driver) -> None:
     cache = driver.session.cache
     for _ in range(40):
         driver.advance(5)
-        series.sync(cache.history("bars.1s", key()), cache.latest("bar_open.1s", key()))
+        series.sync(cache.bars(key(), "1s"), cache.open_bar(key(), "1s"))
         values = series.ema(20)
         assert values.shape[0] == len(series.arrays)
     # all closed bars since the last rebuild, fed once each, equal the batch EMA over the same closes
-    closed = cache.history("bars.1s", key())
+    closed = cache.bars(key(), "1s")
     fed = np.array([b.close for b in closed[-series.closed.appended :]])
     expected = ema(fed, 20)[-len(series.closed) :]
     assert np.array_equal(values[: len(series.closed)], expected, equal_nan=True)
@@ -449,12 +449,12 @@ def test_columns_sync_incrementally_and_rebuild_when_the_window_moved_on() -> No
 def test_volume_candles_and_depth_steps(driver: Driver) -> None:
     driver.advance(30)
     cache = driver.session.cache
-    arrays = bar_arrays(cache.history("bars.1s", key()))
+    arrays = bar_arrays(cache.bars(key(), "1s"))
     rows = volume_candles(arrays)
     assert np.array_equal(rows[:, 1], arrays.volume) and np.all(rows[:, 2] == 0)
     up = rows[:, 3] > rows[:, 0]
     assert np.array_equal(up, (arrays.buy_volume >= arrays.sell_volume) & (arrays.volume > 0))
-    view = cache.latest("book", key())
+    view = cache.book(key())
     x, y = depth_steps(view, 50)
     mid = float(view.mid)
     lowest_bid, highest_ask = float(view.bids[:50, 0].min()), float(view.asks[:50, 0].max())

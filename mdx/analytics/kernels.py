@@ -23,7 +23,6 @@ ZSCORE = 1
 MEAN = 2
 
 
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def sma_kernel(x, n):  # type: ignore[no-untyped-def]
     """Rolling mean over the last ``n`` valid values. Mirrors ``mdx.analytics.indicators.SMA``.

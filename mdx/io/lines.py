@@ -55,5 +55,4 @@ def line_chunks(path: Path) -> Iterator[list[bytes]]:
             yield [tail]
 
 
-
 __all__ = ["check_path", "line_chunks"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from os import PathLike
 
 from ..clock import Clock, LiveClock
-from ..sources.base import OfflineSource, Source, paced
+from ..sources.base import OfflineSource, Source, open_stream
 from ..stats import Rejections
 from .recording import RecordingWriter
 
@@ -50,10 +50,7 @@ async def record_stream(
     """``seconds`` of wall-clock time of a source as it streams (live, or offline paced at ``speed``)."""
     clock = clock or LiveClock()
     result = RecordResult(str(path))
-    if isinstance(source, OfflineSource):
-        stream = paced(source.iter_events(result.rejections), clock, speed)
-    else:
-        stream = source.stream(clock, result.rejections)
+    stream = open_stream(source, clock, result.rejections, speed)
     with RecordingWriter(path, meta={"source": source.name}) as writer:
         async with contextlib.aclosing(stream):
             with contextlib.suppress(TimeoutError):

@@ -18,6 +18,7 @@ import gzip
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import fields
+from functools import cache
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
@@ -26,22 +27,27 @@ from typing import Any
 from orjson import dumps, loads
 
 from ..errors import CaptureError, DataError, MalformedFrame
-from ..events import Bar, BookDelta, BookSnapshot, Event, Quote, Trade
+from ..events import KINDS, KINDS_BY_TAG, Event, Levels
 from ..stats import Rejections
 from .lines import check_path, line_chunks
 
 SUFFIX = ".mdx.jsonl.gz"
 FORMAT, VERSION = "mdx-recording", 1
-TAGS: dict[type, str] = {
-    Trade: "trade",
-    BookSnapshot: "snapshot",
-    BookDelta: "delta",
-    Quote: "quote",
-    Bar: "bar",
-}
-CLASSES: dict[str, type] = {tag: cls for cls, tag in TAGS.items()}
-_FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in TAGS}
-_FLOATS = {cls: tuple(f.name for f in fields(cls) if f.type == "float") for cls in TAGS}
+
+
+@cache
+def _fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+@cache
+def _float_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.type in ("float", float))
+
+
+@cache
+def _level_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.type in ("Levels", Levels))
 
 
 def is_recording(path: str | PathLike[str]) -> bool:
@@ -55,17 +61,16 @@ def _finite(levels: Any) -> bool:
 
 
 def encode(event: Event) -> bytes:
-    """One JSON line (no newline) for an event."""
+    """One JSON line (no newline) for an event of any recorded kind (``mdx.events.KINDS``)."""
     cls = type(event)
-    tag = TAGS.get(cls)
-    if tag is None:
-        raise DataError(f"cannot record a {cls.__name__}: not an mdx event")
-    row: dict[str, Any] = {"type": tag}
-    for name in _FIELDS[cls]:
+    kind = KINDS.get(cls)
+    if kind is None or not kind.recorded:
+        raise DataError(f"cannot record a {cls.__name__}: not a recorded mdx event type")
+    row: dict[str, Any] = {"type": kind.tag}
+    for name in _fields(cls):
         row[name] = getattr(event, name)
-    nf = [n for n in _FLOATS[cls] if not math.isfinite(row[n])]
-    if cls is BookSnapshot or cls is BookDelta:
-        nf += [n for n in ("bids", "asks") if not _finite(row[n])]
+    nf = [n for n in _float_fields(cls) if not math.isfinite(row[n])]
+    nf += [n for n in _level_fields(cls) if not _finite(row[n])]
     if nf:
         for n in nf:
             v = row[n]
@@ -78,16 +83,17 @@ def decode(line: bytes) -> Event:
     """The event of one JSON line; raises ``MalformedFrame`` on anything else."""
     try:
         row = loads(line)
-        cls = CLASSES[row.pop("type")]
+        kind = KINDS_BY_TAG[row.pop("type")]
+        if not kind.recorded:
+            raise KeyError(kind.tag)
         nf = row.pop("nf", None)
         if nf:
             for n in nf:
                 v = row[n]
                 row[n] = [[float(p), float(q)] for p, q in v] if isinstance(v, list) else float(v)
-        if cls is BookSnapshot or cls is BookDelta:
-            row["bids"] = tuple(map(tuple, row["bids"]))
-            row["asks"] = tuple(map(tuple, row["asks"]))
-        return cls(**row)
+        for n in _level_fields(kind.cls):
+            row[n] = tuple(map(tuple, row[n]))
+        return kind.cls(**row)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise MalformedFrame(f"not an mdx event ({type(error).__name__}: {error}): {line[:80]!r}") from None
 

@@ -16,6 +16,7 @@ from numba import njit
 OK = 0
 UNSORTED = 1
 
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _valid(p: float, a: float) -> bool:
     """Price and amount > 0 and their product finite: rejects NaN, infinities, zeros and negatives.

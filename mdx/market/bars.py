@@ -27,7 +27,6 @@ a categorical ``side`` costs nothing extra.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -36,6 +35,7 @@ import pandas as pd
 from ..errors import DataError, InvalidValue
 from ..events import Bar, Trade
 from .timeframes import timeframe_ns
+from .trades import valid_trade
 
 BAR_COLUMNS = (
     "open",
@@ -291,7 +291,7 @@ class BarBuilder:
         """Add one trade; return the bars it closed (oldest first, gap-filled empty bars included)."""
         p = trade.price
         a = trade.amount
-        if not (p > 0.0 and a > 0.0 and p * a < math.inf):  # the batch kernel's rule (kernels._valid)
+        if not valid_trade(p, a):
             raise InvalidValue(
                 f"trade {trade.id!r} on {trade.symbol}: price {p!r} and amount {a!r} must be finite and > 0"
             )

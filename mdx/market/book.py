@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BookError, BookOutOfSync, CrossedBook
-from ..events import BookDelta, BookSnapshot, Levels
+from ..events import BookDelta, BookSnapshot, Levels, register_event
 
 NAN = float("nan")
 _NEW, _SNAPSHOT, _LIVE, _OUT = 0, 1, 2, 3  # no snapshot yet; snapshot, no delta yet; chained; out of sync
@@ -38,6 +38,7 @@ class BookView:
     exchange: str
     symbol: str
     ts_event: int
+    ts_recv: int
     seq: int
     in_sync: bool
     bids: np.ndarray
@@ -62,6 +63,7 @@ class OrderBook:
         self.exchange = exchange
         self.symbol = symbol
         self.ts_event = 0
+        self.ts_recv = 0
         self.dropped = 0  # deltas dropped while out of sync
         self.stale = 0  # deltas older than the book (before the first applied delta, or duplicates)
         self._seq = -1
@@ -98,6 +100,7 @@ class OrderBook:
         self._ask_keys = sorted([-p for p in self._asks])
         self._seq = snap.seq
         self.ts_event = snap.ts_event
+        self.ts_recv = snap.ts_recv
         self._state = _SNAPSHOT
         self._check_crossed()
 
@@ -138,6 +141,7 @@ class OrderBook:
         self._update(self._asks, self._ask_keys, delta.asks, -1.0)
         self._seq = u
         self.ts_event = delta.ts_event
+        self.ts_recv = delta.ts_recv
         self._state = _LIVE
         self._check_crossed()
         return True
@@ -239,7 +243,7 @@ class OrderBook:
     def view(self, depth: int = 50) -> BookView:
         """An immutable snapshot of the top ``depth`` levels and the metrics."""
         return BookView(
-            self.exchange, self.symbol, self.ts_event, self._seq, self.in_sync,
+            self.exchange, self.symbol, self.ts_event, self.ts_recv, self._seq, self.in_sync,
             _side_array(self.bids(depth)), _side_array(self.asks(depth)),
             self.mid, self.microprice, self.spread, self.spread_bps, self.imbalance(),
         )  # fmt: skip
@@ -249,5 +253,7 @@ class OrderBook:
         top = f"bid={self.best_bid} ask={self.best_ask}"
         return f"OrderBook({self.exchange} {self.symbol} seq={self._seq} {state} {top})"
 
+
+register_event(BookView, "book_view", "book_views", recorded=False)
 
 __all__ = ["BookView", "OrderBook"]

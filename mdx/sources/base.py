@@ -62,4 +62,15 @@ async def paced(
         yield event
 
 
-__all__ = ["OfflineSource", "Source", "paced"]
+def open_stream(
+    source: Source, clock: Clock, rejections: Rejections, speed: float | None = None
+) -> AsyncIterator[Event]:
+    """The one place that tells offline from live: an offline source is paced at ``speed`` (None: the
+    source's own ``speed``, else real time) against ``clock``; a live one streams as events arrive."""
+    if isinstance(source, OfflineSource):
+        pace = float(speed if speed is not None else getattr(source, "speed", 1.0))
+        return paced(source.iter_events(rejections), clock, pace)
+    return source.stream(clock, rejections)
+
+
+__all__ = ["OfflineSource", "Source", "open_stream", "paced"]

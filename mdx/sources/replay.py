@@ -9,11 +9,9 @@ the first events of each file (a few ms); replay itself streams and never loads 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
-from heapq import heapify, heappop, heapreplace
 from itertools import islice
 from os import PathLike
 from pathlib import Path
-from typing import Any
 
 from ..clock import Clock
 from ..errors import ConfigError
@@ -22,40 +20,11 @@ from ..io.capture import read_capture
 from ..io.lines import check_path
 from ..stats import Rejections
 from .base import paced
+from .merge import merge_by_recv
 
 PEEK_EVENTS = 500
 
 PathArg = str | PathLike[str]
-
-
-def merge_by_recv(iterators: Iterable[Iterator[Event]]) -> Iterator[Event]:
-    """Merge event iterators, each in receive-time order, into one (ties go to the earlier iterator).
-    Runs of one iterator pass with a single comparison per event."""
-    heads: list[list[Any]] = []
-    for index, it in enumerate(iterators):
-        for event in it:
-            heads.append([event.ts_recv, index, event, it])
-            break
-    heapify(heads)
-    while len(heads) > 1:
-        entry = heads[0]
-        _, index, event, it = entry
-        yield event
-        nxt = heads[1] if len(heads) == 2 or heads[1] < heads[2] else heads[2]
-        limit, limit_index = nxt[0], nxt[1]
-        for event in it:
-            ts = event.ts_recv
-            if ts < limit or (ts == limit and index < limit_index):
-                yield event
-            else:
-                entry[0], entry[2] = ts, event
-                heapreplace(heads, entry)
-                break
-        else:
-            heappop(heads)
-    if heads:
-        yield heads[0][2]
-        yield from heads[0][3]
 
 
 class ReplaySource:
@@ -111,4 +80,4 @@ class ReplaySource:
         return f"ReplaySource({[str(p) for p in self.paths]!r}, speed={self.speed})"
 
 
-__all__ = ["ReplaySource", "merge_by_recv"]
+__all__ = ["ReplaySource"]

@@ -140,13 +140,13 @@ class MonitorApp:
         return LiveClock()
 
     def _source_exchange(self) -> str:
-        source = self.session.source if self.session is not None else None
-        return getattr(source, "exchange", "") or self.settings.exchange or self.settings.source
+        exchanges = self.session.exchanges if self.session is not None else ()
+        return (exchanges[0] if exchanges else "") or self.settings.exchange or self.settings.source
 
     @property
     def symbols(self) -> tuple[str, ...]:
-        source = self.session.source if self.session is not None else None
-        return tuple(getattr(source, "symbols", ()) or ()) or self.settings.symbols
+        symbols = self.session.symbols if self.session is not None else ()
+        return symbols or self.settings.symbols
 
     @property
     def timeframes(self) -> tuple[str, ...]:
@@ -302,23 +302,23 @@ class MonitorApp:
         series = self._series.get((key, tf))
         if series is None:
             series = self._series[(key, tf)] = BarSeries()
-        series.sync(cache.history(f"bars.{tf}", key), cache.latest(f"bar_open.{tf}", key))
+        series.sync(cache.bars(key, tf), cache.open_bar(key, tf))
         self.candles.update(series, symbol=key[1], timeframe=tf, force=force)
 
         book = self._books.get(key)
         if book is None:
             book = self._books[key] = book_columns()
-        book.sync(cache.history("book_views", key))
+        book.sync(cache.book_views(key))
         self.mid.update(book.data, force=force)
         self.imbalance.update(book.data, force=force)
-        view = cache.latest("book", key)
+        view = cache.book(key)
         self.depth.update(view, force=force)
         self.ladder.update(view, force=force)
-        trades = cache.history("trades", key)
+        trades = cache.trades(key)
         self.trades.update(trades, force=force)
 
         last_trade = trades[-1] if trades else None
-        partial = cache.latest(f"bar_open.{tf}", key)
+        partial = cache.open_bar(key, tf)
         meter = self._meters.get(key)
         if meter is None:
             meter = self._meters[key] = RateMeter()
@@ -355,7 +355,7 @@ class MonitorApp:
         values: dict[str, WatchValues] = {}
         for symbol in self.symbols:
             key = (self._exchange, symbol)
-            trade, view = cache.latest("trade", key), cache.latest("book", key)
+            trade, view = cache.trade(key), cache.book(key)
             token = (trade, view)
             if not force and self._watch_tokens.get(symbol) == token:
                 continue
@@ -363,7 +363,7 @@ class MonitorApp:
             prices = self._prices.get(key)
             if prices is None:
                 prices = self._prices[key] = Columns(_trade_price, 1, SPARK_TRADES)
-            prices.sync(cache.history("trades", key))
+            prices.sync(cache.trades(key))
             values[symbol] = WatchValues(
                 last=trade.price if trade is not None else None,
                 change_pct=self._change_pct(key, trade, ()),

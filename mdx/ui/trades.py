@@ -24,7 +24,7 @@ class TradesTable(Panel):
         self.updates = 0
 
     def update(self, trades: Sequence[Any], *, force: bool = False) -> bool:
-        """``trades``: ``Trade`` events oldest first (e.g. ``cache.history("trades", key)``)."""
+        """``trades``: ``Trade`` events oldest first (e.g. ``cache.trades(key)``)."""
         last = trades[-1] if trades else None
         if not force and last is self._last and len(trades) == self._count:
             return False

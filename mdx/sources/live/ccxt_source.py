@@ -35,7 +35,6 @@ import logging
 import math
 import random
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -54,6 +53,7 @@ from ...errors import (
     UnknownSymbol,
 )
 from ...events import BookSnapshot, Event, Level, Quote, Trade
+from ...market.trades import RecentTradeIds, valid_trade
 from ...stats import Rejections
 from .backoff import Backoff
 
@@ -93,25 +93,6 @@ class _Failure:
 
     def __init__(self, error: MdxError) -> None:
         self.error = error
-
-
-class _RecentIds:
-    """The last ``size`` trade ids of one symbol, to drop duplicate frames."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._order: deque[str] = deque()
-        self._seen: set[str] = set()
-        self._size = size
-
-    def add(self, trade_id: str) -> bool:
-        """False when ``trade_id`` was seen recently."""
-        if trade_id in self._seen:
-            return False
-        self._seen.add(trade_id)
-        self._order.append(trade_id)
-        if len(self._order) > self._size:
-            self._seen.discard(self._order.popleft())
-        return True
 
 
 def _number(value: object) -> float | None:
@@ -339,7 +320,7 @@ class LiveSource:
     async def _pump_trades(
         self, exchange: Any, symbol: str, clock: Clock, rejections: Rejections, queue: asyncio.Queue[Any]
     ) -> None:
-        seen = _RecentIds()
+        seen = RecentTradeIds()
         key = f"trades {symbol}"
         while True:
             trades = await self._retrying(
@@ -356,10 +337,10 @@ class LiveSource:
                 except DataError as error:
                     rejections.add(error)
                     continue
-                if trade.id and not seen.add(trade.id):
-                    rejections.add(
-                        "DuplicateTrade", f"{self.exchange} {symbol}: trade id {trade.id} seen twice"
-                    )
+                try:
+                    seen.check(trade)
+                except DataError as error:
+                    rejections.add(error)
                     continue
                 await queue.put(trade)
 
@@ -370,7 +351,7 @@ class LiveSource:
         if not isinstance(timestamp, int) or isinstance(timestamp, bool) or timestamp <= 0:
             raise MalformedFrame(f"{self.exchange} trade {trade_id} on {symbol}: bad timestamp {timestamp!r}")
         price, amount = _number(raw.get("price")), _number(raw.get("amount"))
-        if price is None or amount is None or price <= 0 or amount <= 0:
+        if price is None or amount is None or not valid_trade(price, amount):
             raise InvalidValue(
                 f"{self.exchange} trade {trade_id} on {symbol}: "
                 f"price {raw.get('price')!r} amount {raw.get('amount')!r}"

@@ -1,0 +1,59 @@
+"""The one trade-validity rule and the one trade-id de-duplication, used by every reader and the session.
+
+A trade is valid when its price and amount are > 0 and ``price * amount`` is finite: NaN (which fails
+every comparison), infinities, zeros, negatives and an overflowing notional are rejected. The compiled
+twin for batch bars is ``mdx.market.bar_kernel._valid`` (tests assert they agree).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from ..errors import DuplicateTrade, InvalidValue
+from ..events import Trade
+
+RECENT_TRADE_IDS = 4096  # per symbol: enough to catch frames replayed after a reconnect
+
+
+def valid_trade(price: float, amount: float) -> bool:
+    """True when ``price`` and ``amount`` are > 0 and their product is finite."""
+    return price > 0.0 and amount > 0.0 and price * amount < math.inf
+
+
+def check_trade(trade: Trade) -> None:
+    """Raise ``InvalidValue`` naming the trade when it breaks the validity rule."""
+    if not valid_trade(trade.price, trade.amount):
+        raise InvalidValue(
+            f"{trade.exchange} trade {trade.id!r} on {trade.symbol}: price {trade.price!r} and "
+            f"amount {trade.amount!r} must be finite and > 0"
+        )
+
+
+class RecentTradeIds:
+    """The last ``size`` trade ids of one (exchange, symbol), to drop duplicated frames."""
+
+    __slots__ = ("_order", "_seen", "size")
+
+    def __init__(self, size: int = RECENT_TRADE_IDS) -> None:
+        self._order: deque[str] = deque()
+        self._seen: set[str] = set()
+        self.size = size
+
+    def add(self, trade_id: str) -> bool:
+        """Remember ``trade_id``; False when it was seen among the last ``size`` ids."""
+        if trade_id in self._seen:
+            return False
+        self._seen.add(trade_id)
+        self._order.append(trade_id)
+        if len(self._order) > self.size:
+            self._seen.discard(self._order.popleft())
+        return True
+
+    def check(self, trade: Trade) -> None:
+        """Raise ``DuplicateTrade`` when ``trade``'s id was seen recently (trades without an id pass)."""
+        if trade.id and not self.add(trade.id):
+            raise DuplicateTrade(f"{trade.exchange} {trade.symbol}: trade id {trade.id} seen twice")
+
+
+__all__ = ["RECENT_TRADE_IDS", "RecentTradeIds", "check_trade", "valid_trade"]
