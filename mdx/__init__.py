@@ -25,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     "Quote": "mdx.events",
     "Bar": "mdx.events",
     "Event": "mdx.events",
+    "register_event": "mdx.events",
+    "Consumer": "mdx.consumer",
     # errors
     "MdxError": "mdx.errors",
     "ConfigError": "mdx.errors",
@@ -60,6 +62,11 @@ _EXPORTS: dict[str, str] = {
     "trades_to_frame": "mdx.market.bars",
     "RecordingWriter": "mdx.io.recording",
     "sma": "mdx.analytics.indicators",
+    "bollinger": "mdx.analytics.indicators",
+    "vwap": "mdx.analytics.indicators",
+    "Bollinger": "mdx.analytics.indicators",
+    "VWAP": "mdx.analytics.indicators",
+    "Indicator": "mdx.analytics.base",
     "ema": "mdx.analytics.indicators",
     "rsi": "mdx.analytics.indicators",
     "returns": "mdx.analytics.indicators",
@@ -76,6 +83,7 @@ _EXPORTS: dict[str, str] = {
     "serve_monitor": "mdx.serve",
     # sources and files
     "make_source": "mdx.sources",
+    "merge_by_recv": "mdx.sources.merge",
     "Simulator": "mdx.sources.sim.simulator",
     "SimFaults": "mdx.sources.sim.simulator",
     "ReplaySource": "mdx.sources.replay",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -500,3 +501,13 @@ def test_trades_to_frame_feeds_resample_trades_with_the_same_bars_as_the_builder
     closed = [bar for t in trades for bar in builder.update(t)]
     expected = bars_to_frame([*closed, builder.current])
     pd.testing.assert_frame_equal(resample_trades(frame, "10s"), expected)
+
+
+def test_the_compiled_trade_rule_agrees_with_the_one_rule() -> None:
+    from mdx.market.bar_kernel import _valid
+    from mdx.market.trades import valid_trade
+
+    values = [0.0, -0.0, 1e-300, 1.0, -1.0, 1e300, math.inf, -math.inf, math.nan, 5e-324]
+    for price in values:
+        for amount in values:
+            assert bool(_valid(price, amount)) == valid_trade(price, amount), (price, amount)

@@ -331,3 +331,56 @@ def test_errors() -> None:
         ind.sma(np.ones((3, 3)), 2)
     with pytest.raises(InvalidValue):
         ind.rsi(pd.Series(["a", "b"]), 2)
+
+
+# -- the indicator protocol: named inputs and outputs, bars in, batch twins over a frame -------------------
+
+
+def test_bollinger_and_vwap_match_pandas_and_their_streaming_twins() -> None:
+    rng = np.random.default_rng(3)
+    close = pd.Series(100 + np.cumsum(rng.normal(size=300)), name="close")
+    close.iloc[40] = np.nan
+    bands = ind.bollinger(close, 20, 2.0)
+    assert list(bands.columns) == ["upper", "middle", "lower"] and bands.index.equals(close.index)
+    s = close.dropna()
+    mean, width = s.rolling(20).mean(), 2 * s.rolling(20).std(ddof=0)
+    np.testing.assert_allclose(bands["middle"].dropna(), mean.dropna(), rtol=1e-12)
+    np.testing.assert_allclose(bands["upper"].dropna(), (mean + width).dropna(), rtol=1e-9)
+    np.testing.assert_array_equal(ind.Bollinger(20, 2.0).run(close), bands.to_numpy())
+    price, volume = close + 0.1, pd.Series(rng.uniform(0, 2, size=300))
+    volume.iloc[:3] = 0.0
+    ok = price.notna()
+    expected = (price[ok] * volume[ok]).cumsum() / volume[ok].cumsum()
+    np.testing.assert_allclose(ind.vwap(price, volume)[ok], expected, rtol=1e-12)
+    np.testing.assert_array_equal(ind.VWAP().run(price, volume), ind.vwap(price, volume).to_numpy())
+
+
+def test_every_streaming_indicator_takes_bars_and_has_a_batch_twin_over_a_frame() -> None:
+    from mdx.events import Bar
+    from mdx.market.bars import bars_to_frame
+
+    rng = np.random.default_rng(5)
+    closes = 100 + np.cumsum(rng.normal(size=120))
+    bars = [
+        Bar("x", "BTC", "1m", i * 60_000_000_000, 0, c, c + 1, c - 1, c, v, c * v, c, v / 2, v / 2, 3, True)
+        for i, (c, v) in enumerate(zip(closes, rng.uniform(0.5, 2, size=120), strict=True))
+    ]
+    frame = bars_to_frame(bars)
+    for indicator in (
+        ind.SMA(10), ind.EMA(10), ind.RSI(14), ind.Returns(), ind.RollingVolatility(10), ind.ZScore(10),
+        ind.Bollinger(20, 2.0), ind.VWAP(),
+    ):  # fmt: skip
+        streamed = [indicator.update_bar(bar) for bar in bars]
+        batch = indicator.batch(frame)
+        assert indicator.ready and batch.index.equals(frame.index)
+        if len(indicator.outputs) > 1:
+            assert list(batch.columns) == [f"{indicator.name}_{o}" for o in indicator.outputs]
+            assert streamed[-1]._fields == indicator.outputs
+        else:
+            assert batch.name == indicator.name
+        np.testing.assert_array_equal(np.array(streamed, dtype=float).reshape(batch.shape), batch.to_numpy())
+    assert ind.Bollinger(20, 2.5).name == "bollinger_20_2.5" and ind.EMA(9).name == "ema_9"
+    with pytest.raises(DataError, match="vwap"):
+        ind.VWAP().batch(frame[["close"]])
+    with pytest.raises(ConfigError, match="band width"):
+        ind.Bollinger(20, 0.0)

@@ -14,14 +14,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from mdx.analytics.indicators import ema
+from mdx.analytics.indicators import bollinger, ema, vwap
 from mdx.clock import SimulatedClock
 from mdx.config import Settings
 from mdx.errors import ConfigError
 from mdx.events import Trade
+from mdx.market.bars import bars_to_frame
 from mdx.session import Session
 from mdx.sources.sim.simulator import Simulator
 from mdx.ui import (
@@ -45,7 +45,7 @@ from mdx.ui import (
 )
 from mdx.ui.book import depth_steps
 from mdx.ui.charts import OVERLAY_ROWS, volume_candles
-from mdx.ui.data import Columns, anchored_vwap, bollinger, sparkline_points
+from mdx.ui.data import Columns, sparkline_points
 from mdx.ui.watchlist import slug
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -420,18 +420,21 @@ def test_incremental_ema_equals_the_batch_ema(driver: Driver) -> None:
     assert len(series.closed) == 150  # trimmed to maxlen while the EMA kept its history
 
 
-def test_bollinger_and_vwap_match_pandas() -> None:
-    rng = np.random.default_rng(3)
-    close = 100 + np.cumsum(rng.normal(size=300))
-    upper, middle, lower = bollinger(close, 20, 2.0)
-    s = pd.Series(close)
-    np.testing.assert_allclose(middle, s.rolling(20).mean(), rtol=1e-12, equal_nan=True)
-    np.testing.assert_allclose(upper - middle, 2 * s.rolling(20).std(ddof=0), rtol=1e-9, equal_nan=True)
-    np.testing.assert_allclose(middle - lower, upper - middle, rtol=1e-12, equal_nan=True)
-    vwap, volume = close + 0.1, rng.uniform(0, 2, size=300)
-    volume[:3] = 0.0
-    expected = (pd.Series(vwap * volume).cumsum() / pd.Series(volume).cumsum()).to_numpy()
-    np.testing.assert_allclose(anchored_vwap(vwap, volume), expected, rtol=1e-12, equal_nan=True)
+def test_candle_overlays_draw_the_packages_indicator_values(app: MonitorApp, driver: Driver) -> None:
+    """The chart holds no maths of its own: its lines are mdx.bollinger / mdx.ema / mdx.vwap of its bars."""
+    driver.advance(seconds=90)
+    app.select(timeframe="1s")
+    app.refresh(force=True)
+    bars = driver.session.cache.bars(key(), "1s", include_open=True)
+    frame = bars_to_frame(bars)
+    n = app.candles.overlays.y.shape[1]
+    assert n > 20
+    bands = bollinger(frame["close"], 20, 2.0)
+    drawn = app.candles.overlays.y
+    np.testing.assert_array_equal(drawn[0], bands["upper"].to_numpy()[-n:])
+    np.testing.assert_array_equal(drawn[2], bands["lower"].to_numpy()[-n:])
+    np.testing.assert_array_equal(drawn[3], ema(frame["close"], 20).to_numpy()[-n:])
+    np.testing.assert_array_equal(drawn[4], vwap(frame["vwap"], frame["volume"]).to_numpy()[-n:])
 
 
 def test_columns_sync_incrementally_and_rebuild_when_the_window_moved_on() -> None:

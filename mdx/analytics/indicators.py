@@ -1,15 +1,18 @@
 """Indicators: batch functions (numpy/pandas in, same shape out) and streaming twins with equal values.
 
 Batch: ``sma(x, n)``, ``ema(x, n)``, ``rsi(x, n)``, ``returns(x, log)``, ``rolling_volatility(x, n)``,
-``zscore(x, n, ddof)``. A numpy array (or any 1-D sequence) gives a float64 numpy array; a pandas Series
-gives a Series with the same index and name. Each is one compiled loop (``mdx.analytics.kernels``) whose
+``zscore(x, n, ddof)``, ``vwap(price, volume)``; ``bollinger(x, n, k)`` gives a DataFrame (upper, middle,
+lower). A numpy array (or any 1-D sequence) gives a float64 numpy array; a pandas Series gives a Series
+with the same index and name. Each is one compiled loop (``mdx.analytics.kernels``) whose
 docstring names its pandas equivalent; the tests assert both equalities.
 
-Streaming: ``SMA``, ``EMA``, ``RSI``, ``Returns``, ``RollingVolatility``, ``ZScore``, each with
-``update(x) -> float`` (the output for this input), ``value`` (the last output), ``ready`` (enough
-valid inputs seen for outputs to be defined) and ``reset()``. They run the same floating-point
-operations in the same order as the batch kernels on plain Python floats (no numpy in the hot path),
-so streaming over a series gives bit-for-bit the batch result.
+Streaming: ``SMA``, ``EMA``, ``RSI``, ``Returns``, ``RollingVolatility``, ``ZScore``, ``Bollinger``,
+``VWAP``, each an ``mdx.analytics.base.Indicator``: named ``inputs`` and ``outputs``, ``update(...)`` (the
+output for these inputs: a float, or a named tuple for several outputs), ``update_bar(bar)``, ``value``
+(the last output), ``ready`` (enough valid inputs seen for outputs to be defined), ``reset()``,
+``batch(frame)`` (the batch twin over a DataFrame of bars) and ``run(*columns)``. They run the same
+floating-point operations in the same order as the batch kernels on plain Python floats (no numpy in the
+hot path), so streaming over a series gives bit-for-bit the batch result.
 
 Conventions:
 
@@ -26,13 +29,16 @@ Conventions:
 from __future__ import annotations
 
 import math
-from typing import TypeVar, cast
+from typing import NamedTuple, TypeVar, cast
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError, InvalidValue
+from .base import Indicator
 from .kernels import (
+    MEAN,
+    STD,
     ZSCORE,
     ema_kernel,
     moments_kernel,
@@ -40,6 +46,7 @@ from .kernels import (
     rsi_kernel,
     sma_kernel,
     volatility_kernel,
+    vwap_kernel,
 )
 
 T = TypeVar("T", pd.Series, np.ndarray)
@@ -134,6 +141,40 @@ def zscore(x: T, n: int, ddof: int = 1) -> T:
     return _wrap(x, moments_kernel(_as_array(x), n, ddof, ZSCORE))
 
 
+def bollinger(x: T, n: int = 20, k: float = 2.0) -> pd.DataFrame:
+    """Bollinger bands, TA-Lib convention (population sigma): ``upper, middle, lower`` columns, where
+    ``middle = sma(x, n)`` and ``upper/lower = middle +/- k * std(ddof=0)``; NaN through the warm-up.
+    A Series gives its index; an array a RangeIndex.
+
+    pandas: ``m = s.rolling(n).mean(); d = k * s.rolling(n).std(ddof=0); m + d, m, m - d``.
+    """
+    n = _period(n, 2)
+    k = _width(k)
+    values = _as_array(x)
+    middle = moments_kernel(values, n, 0, MEAN)
+    width = k * moments_kernel(values, n, 0, STD)
+    index = x.index if isinstance(x, pd.Series) else None
+    return pd.DataFrame({"upper": middle + width, "middle": middle, "lower": middle - width}, index=index)
+
+
+def vwap(price: T, volume: T) -> T:
+    """Volume-weighted average price anchored at the first value: ``cumsum(price * volume) /
+    cumsum(volume)``; NaN until some volume. A NaN in either input gives NaN there and is skipped.
+
+    pandas: ``(p * v).cumsum() / v.cumsum()`` (on rows without NaN).
+    """
+    p, v = _as_array(price), _as_array(volume)
+    if p.shape != v.shape:
+        raise DataError(f"vwap needs price and volume of one length, got {p.shape[0]} and {v.shape[0]}")
+    return _wrap(price, vwap_kernel(p, v))
+
+
+def _width(k: float) -> float:
+    if isinstance(k, bool) or not isinstance(k, int | float) or not 0.0 < k < math.inf:
+        raise ConfigError(f"band width k must be a finite number > 0, got {k!r}")
+    return float(k)
+
+
 def _ddof(ddof: int) -> int:
     if ddof not in (0, 1) or isinstance(ddof, bool):
         raise ConfigError(f"ddof must be 0 or 1, got {ddof!r}")
@@ -143,7 +184,7 @@ def _ddof(ddof: int) -> int:
 # -- streaming ----------------------------------------------------------------------------------------
 
 
-class _Windowed:
+class _Windowed(Indicator):
     """Shared state of the streaming indicators over a rolling window of ``n`` valid values."""
 
     __slots__ = ("_moments", "n", "value")
@@ -175,6 +216,12 @@ class SMA(_Windowed):
         value = self._moments.add(x) if x == x else _NAN
         self.value = value
         return value
+
+    def _batch(self, close: pd.Series) -> pd.Series:
+        return sma(close, self.n)
+
+    def _label(self) -> str:
+        return str(self.n)
 
 
 class _Moments:
@@ -253,7 +300,7 @@ class _Moments:
         return math.sqrt(max((self._s2 - s1 * s1 / n) / (n - self.ddof), 0.0))
 
 
-class EMA:
+class EMA(Indicator):
     """Streaming exponential moving average (TA-Lib seed); equals ``ema(x, n)``."""
 
     __slots__ = ("_alpha", "_count", "_e", "_total", "n", "value")
@@ -293,8 +340,14 @@ class EMA:
         self.value = e
         return e
 
+    def _batch(self, close: pd.Series) -> pd.Series:
+        return ema(close, self.n)
 
-class RSI:
+    def _label(self) -> str:
+        return str(self.n)
+
+
+class RSI(Indicator):
     """Streaming Wilder RSI (TA-Lib seed); equals ``rsi(x, n)``."""
 
     __slots__ = ("_count", "_gain", "_loss", "_prev", "n", "value")
@@ -346,8 +399,14 @@ class RSI:
         self.value = value
         return value
 
+    def _batch(self, close: pd.Series) -> pd.Series:
+        return rsi(close, self.n)
 
-class Returns:
+    def _label(self) -> str:
+        return str(self.n)
+
+
+class Returns(Indicator):
     """Streaming one-step simple or log returns; equals ``returns(x, log)``."""
 
     __slots__ = ("_count", "_prev", "log", "value")
@@ -381,6 +440,12 @@ class Returns:
         self.value = value
         return value
 
+    def _batch(self, close: pd.Series) -> pd.Series:
+        return returns(close, self.log)
+
+    def _label(self) -> str:
+        return "log" if self.log else ""
+
 
 class RollingVolatility(_Windowed):
     """Streaming std (ddof=1) of the last ``n`` log returns; equals ``rolling_volatility(x, n)``."""
@@ -405,6 +470,12 @@ class RollingVolatility(_Windowed):
         self.value = value
         return value
 
+    def _batch(self, close: pd.Series) -> pd.Series:
+        return rolling_volatility(close, self.n)
+
+    def _label(self) -> str:
+        return str(self.n)
+
 
 class ZScore(_Windowed):
     """Streaming rolling z-score of each value in its own window of ``n``; equals ``zscore(x, n, ddof)``."""
@@ -426,18 +497,107 @@ class ZScore(_Windowed):
         self.value = value
         return value
 
+    def _batch(self, close: pd.Series) -> pd.Series:
+        return zscore(close, self.n, self._moments.ddof)
+
+    def _label(self) -> str:
+        return f"{self.n}" if self._moments.ddof == 1 else f"{self.n}_ddof{self._moments.ddof}"
+
+
+class BollingerBands(NamedTuple):
+    upper: float
+    middle: float
+    lower: float
+
+
+class Bollinger(_Windowed):
+    """Streaming Bollinger bands (population sigma, TA-Lib's convention); equals ``bollinger(x, n, k)``.
+    ``update`` returns ``BollingerBands(upper, middle, lower)``."""
+
+    __slots__ = ("k",)
+    outputs = BollingerBands._fields
+
+    def __init__(self, n: int = 20, k: float = 2.0) -> None:
+        super().__init__(_period(n, 2), 0)
+        self.k = _width(k)
+        self.value = _NAN_BANDS
+
+    def reset(self) -> None:
+        super().reset()
+        self.value = _NAN_BANDS
+
+    def update(self, x: float) -> BollingerBands:  # type: ignore[override]
+        x = float(x)
+        if x != x:
+            self.value = _NAN_BANDS
+            return _NAN_BANDS
+        moments = self._moments
+        middle = moments.add(x)
+        width = self.k * moments.std()
+        value = BollingerBands(middle + width, middle, middle - width)
+        self.value = value
+        return value
+
+    def _batch(self, close: pd.Series) -> pd.DataFrame:
+        return bollinger(close, self.n, self.k)
+
+    def _label(self) -> str:
+        return f"{self.n}_{self.k:g}"
+
+
+_NAN_BANDS = BollingerBands(_NAN, _NAN, _NAN)
+
+
+class VWAP(Indicator):
+    """Streaming VWAP anchored at the first input; equals ``vwap(price, volume)``. From bars, ``price`` is
+    the bar's ``vwap`` (so the result is cumulative quote volume over cumulative volume)."""
+
+    __slots__ = ("_pv", "_v", "value")
+    inputs = ("vwap", "volume")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._pv = 0.0
+        self._v = 0.0
+        self.value = _NAN
+
+    @property
+    def ready(self) -> bool:
+        return self._v > 0.0
+
+    def update(self, price: float, volume: float) -> float:
+        price, volume = float(price), float(volume)
+        if price != price or volume != volume:
+            self.value = _NAN
+            return _NAN
+        self._pv += price * volume
+        self._v += volume
+        value = self._pv / self._v if self._v > 0.0 else _NAN
+        self.value = value
+        return value
+
+    def _batch(self, price: pd.Series, volume: pd.Series) -> pd.Series:
+        return vwap(price, volume)
+
 
 __all__ = [
     "EMA",
     "RSI",
     "SMA",
+    "VWAP",
+    "Bollinger",
+    "BollingerBands",
     "Returns",
     "RollingVolatility",
     "ZScore",
+    "bollinger",
     "ema",
     "returns",
     "rolling_volatility",
     "rsi",
     "sma",
+    "vwap",
     "zscore",
 ]

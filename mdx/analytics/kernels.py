@@ -197,3 +197,22 @@ def volatility_kernel(x, n):  # type: ignore[no-untyped-def]
     """Sample (ddof=1) standard deviation of the last ``n`` log returns. Mirrors ``RollingVolatility``."""
     r = returns_kernel(x, True)
     return moments_kernel(r, n, 1, STD)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def vwap_kernel(price, volume):  # type: ignore[no-untyped-def]
+    """Anchored VWAP: running ``sum(p * v) / sum(v)``, NaN until some volume; a NaN input is skipped.
+    Mirrors ``mdx.analytics.indicators.VWAP``. pandas: ``(p * v).cumsum() / v.cumsum()``."""
+    out = np.empty(price.size)
+    pv = 0.0
+    vv = 0.0
+    for i in range(price.size):
+        p = price[i]
+        v = volume[i]
+        if math.isnan(p) or math.isnan(v):
+            out[i] = math.nan
+            continue
+        pv += p * v
+        vv += v
+        out[i] = pv / vv if vv > 0.0 else math.nan
+    return out

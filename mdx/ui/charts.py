@@ -14,6 +14,7 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
+from ..analytics.indicators import EMA, VWAP, Bollinger
 from ..errors import ConfigError, InvalidTimeframe
 from ..market.timeframes import timeframe_ns
 from . import fmt, theme
@@ -22,11 +23,8 @@ from .data import (
     EMPTY_T,
     BarArrays,
     BarSeries,
-    anchored_vwap,
     bar_arrays,
-    bollinger,
     book_columns,
-    ema_stream,
     to_datetime,
 )
 
@@ -193,7 +191,7 @@ class CandleChart(Panel):
             ema_of = lambda: bars.ema(self.ema_n)  # noqa: E731
         else:
             data = bars if isinstance(bars, BarArrays) else bar_arrays(bars)
-            ema_of = lambda: ema_stream(data.close, self.ema_n)  # noqa: E731
+            ema_of = lambda: EMA(self.ema_n).run(data.close)  # noqa: E731
         label = (symbol, timeframe) if symbol or timeframe else self._label
         token = (id(data), len(data), self.indicators, label)
         if not force and token == self._drawn and data is self._data:
@@ -213,8 +211,9 @@ class CandleChart(Panel):
             self.volume.y = volume_candles(view)
         self._set_x_domain(view)
         if n:
-            upper, middle, lower = bollinger(calc.close, self.bb_n, self.bb_k)
-            rows = (upper, middle, lower, ema_of(), anchored_vwap(data.vwap, data.volume))
+            # the package's streaming twins (no compiled kernel to load while the first page renders)
+            upper, middle, lower = Bollinger(self.bb_n, self.bb_k).run(calc.close).T
+            rows = (upper, middle, lower, ema_of(), VWAP().run(data.vwap, data.volume))
             _set_line(self.overlays, t, np.vstack([row[-n:] for row in rows]))
         else:
             _set_line(self.overlays, t, np.empty((len(OVERLAY_ROWS), 0)))

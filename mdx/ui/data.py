@@ -219,49 +219,6 @@ class EmaTrack:
         return np.append(self._closed, tentative.update(partial.close))
 
 
-# -- indicators on bars ---------------------------------------------------------------------------------
-
-
-def rolling_std(x: np.ndarray, n: int) -> np.ndarray:
-    """Population standard deviation over a trailing window of ``n`` (NaN until ``n`` values);
-    pandas equivalent: ``Series(x).rolling(n).std(ddof=0)``."""
-    out = np.full(x.shape[0], NAN)
-    if n <= 0 or x.shape[0] < n:
-        return out
-    windows = np.lib.stride_tricks.sliding_window_view(x, n)
-    out[n - 1 :] = windows.std(axis=1)
-    return out
-
-
-def rolling_mean(x: np.ndarray, n: int) -> np.ndarray:
-    """Mean over a trailing window of ``n`` (NaN until ``n`` values); pandas: ``rolling(n).mean()``."""
-    out = np.full(x.shape[0], NAN)
-    if n > 0 and x.shape[0] >= n:
-        out[n - 1 :] = np.lib.stride_tricks.sliding_window_view(x, n).mean(axis=1)
-    return out
-
-
-def bollinger(close: np.ndarray, n: int = 20, k: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(upper, middle, lower) bands: rolling mean(n) +/- k x rolling population std(n)."""
-    middle = rolling_mean(close, n)
-    width = k * rolling_std(close, n)
-    return middle + width, middle, middle - width
-
-
-def ema_stream(x: np.ndarray, n: int) -> np.ndarray:
-    """EMA(n) of ``x`` through the streaming ``mdx.indicators.EMA`` (equal to the batch ``ema``)."""
-    ema = EMA(n)
-    return np.array([ema.update(v) for v in np.asarray(x, dtype=np.float64).tolist()], dtype=np.float64)
-
-
-def anchored_vwap(vwap: np.ndarray, volume: np.ndarray) -> np.ndarray:
-    """VWAP anchored at the first bar: cumulative (bar VWAP x volume) / cumulative volume."""
-    notional = np.where(volume > 0, np.nan_to_num(vwap) * volume, 0.0)
-    cum_volume = np.cumsum(volume)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(cum_volume > 0, np.cumsum(notional) / cum_volume, NAN)
-
-
 # -- book ----------------------------------------------------------------------------------------------
 
 BOOK_FIELDS = ("ts", "bid", "ask", "mid", "microprice", "imbalance")
@@ -324,14 +281,9 @@ __all__ = [
     "BarSeries",
     "Columns",
     "EmaTrack",
-    "anchored_vwap",
     "bar_arrays",
-    "bollinger",
     "book_columns",
     "depth_curves",
-    "ema_stream",
-    "rolling_mean",
-    "rolling_std",
     "sparkline_points",
     "to_datetime",
 ]
