@@ -35,6 +35,7 @@ from orjson import loads
 
 from ..errors import CaptureError, DataError, InvalidValue, MalformedFrame
 from ..events import BookDelta, BookSnapshot, Event, Levels, Quote, Trade, fast_constructor
+from ..market.trades import valid_trade
 from ..stats import Rejections
 from .lines import check_path, line_chunks
 
@@ -207,7 +208,7 @@ def _trade(exchange: str, symbol: str, futures: bool) -> Handler:
         """
         d = msg["data"]
         price, amount = float(d["p"]), float(d["q"])
-        if not (0.0 < price < INF and 0.0 < amount < INF):
+        if not valid_trade(price, amount):
             raise InvalidValue(f"trade {d.get('t')}: price {price!r} amount {amount!r}")
         side = "sell" if d["m"] else "buy"
         return _Trade(exchange, symbol, int(d["T"]) * MS, ts_recv, str(d["t"]), price, amount, side)
@@ -226,7 +227,7 @@ def _agg_trade(exchange: str, symbol: str, futures: bool) -> Handler:
         """
         d = msg["data"]
         price, amount = float(d["p"]), float(d["q"])
-        if not (0.0 < price < INF and 0.0 < amount < INF):
+        if not valid_trade(price, amount):
             raise InvalidValue(f"aggTrade {d.get('a')}: price {price!r} amount {amount!r}")
         side = "sell" if d["m"] else "buy"
         return _Trade(exchange, symbol, int(d["T"]) * MS, ts_recv, str(d["a"]), price, amount, side)
