@@ -83,6 +83,7 @@ _EXPORTS: dict[str, str] = {
     "serve_monitor": "mdx.serve",
     # sources and files
     "make_source": "mdx.sources",
+    "make_sources": "mdx.sources",
     "merge_by_recv": "mdx.sources.merge",
     "Simulator": "mdx.sources.sim.simulator",
     "SimFaults": "mdx.sources.sim.simulator",

@@ -15,7 +15,8 @@ EPILOG = """\
 sources:
   sim                 the embedded, seeded market simulator (default; needs no network)
   replay:PATH[,PATH]  Binance captures (gzip '<recv_ns> <json>' lines) or mdx recordings
-  EXCHANGE            a ccxt exchange id such as binance (live; coming with the live-exchange work)
+  EXCHANGE            a ccxt exchange id such as binance (live, through ccxt.pro; needs network)
+  A+B                 several sources side by side in one session, e.g. sim+replay:PATH (monitor)
 
 examples:
   mdx monitor                                  serve the live dashboard on http://localhost:8866
@@ -30,7 +31,11 @@ def _symbols(value: str) -> tuple[str, ...]:
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", default="sim", help="sim | replay:PATH[,PATH] | EXCHANGE (default: sim)")
+    parser.add_argument(
+        "--source",
+        default="sim",
+        help="sim | replay:PATH[,PATH] | EXCHANGE, or several joined by + (default: sim)",
+    )
     parser.add_argument("--exchange", default="", help="exchange name shown for the source (optional)")
     parser.add_argument(
         "--symbols",

@@ -1,7 +1,8 @@
 """Frozen settings, read from arguments or the environment, and the source they describe.
 
 Environment (what ``mdx monitor`` passes to the Voilà kernels):
-``MDX_SOURCE`` (``sim`` | ``replay:PATH[,PATH...]`` | a ccxt exchange id), ``MDX_EXCHANGE``,
+``MDX_SOURCE`` (``sim`` | ``replay:PATH[,PATH...]`` | a ccxt exchange id, several joined by ``+`` to run
+side by side: ``sim+replay:PATH``), ``MDX_EXCHANGE``,
 ``MDX_SYMBOLS`` (comma-separated unified symbols), ``MDX_TIMEFRAMES``, ``MDX_SPEED``, ``MDX_SEED``,
 ``MDX_DB``, ``MDX_REDIS_URL``.
 """
@@ -40,6 +41,11 @@ class Settings:
             timeframe_ns(tf)
         if not self.speed > 0:
             raise ConfigError(f"speed must be > 0, got {self.speed!r}")
+
+    @property
+    def source_specs(self) -> tuple[str, ...]:
+        """The sources to run side by side in one session: ``sim+replay:PATH`` gives two."""
+        return tuple(part.strip() for part in self.source.split("+") if part.strip()) or ("sim",)
 
     @property
     def source_kind(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +146,20 @@ def test_exception_tree_has_one_root() -> None:
 def test_public_api_resolves() -> None:
     missing = [name for name in mdx.__all__ if not hasattr(mdx, name)]
     assert missing == []
+
+
+def test_settings_join_several_sources_with_a_plus(tmp_path: Path) -> None:
+    from mdx.io.recording import write_recording
+    from mdx.sources import make_source, make_sources
+    from mdx.sources.replay import ReplaySource
+    from mdx.sources.sim import Simulator
+
+    path = tmp_path / "one.mdx.jsonl.gz"
+    write_recording(path, [trade()])
+    settings = Settings(source=f"sim+replay:{path}", symbols=("ETH/USDT",))
+    sim, replay = make_sources(settings)
+    assert isinstance(sim, Simulator) and sim.symbols == ("ETH/USDT",)
+    assert isinstance(replay, ReplaySource) and replay.paths == (path,)
+    assert [type(s) for s in make_sources(Settings())] == [Simulator]
+    with pytest.raises(ConfigError, match="several sources"):
+        make_source(settings)

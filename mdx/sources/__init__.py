@@ -1,14 +1,24 @@
-"""Market-data sources. ``make_source(settings)`` builds the one the settings describe."""
+"""Market-data sources. ``make_sources(settings)`` builds the ones the settings describe (several when
+``source`` joins them with ``+``); ``make_source`` builds exactly one."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from ..config import Settings
 from ..errors import ConfigError
 from .base import OfflineSource, Source, paced
 
 
+def make_sources(settings: Settings) -> tuple[Source, ...]:
+    """Every source of ``settings.source`` (``sim+replay:PATH`` gives the simulator and a replay)."""
+    return tuple(make_source(replace(settings, source=spec)) for spec in settings.source_specs)
+
+
 def make_source(settings: Settings) -> Source:
     """The simulator (embedded default), a replay of captures/recordings, or a live exchange."""
+    if len(settings.source_specs) > 1:
+        raise ConfigError(f"{settings.source!r} names several sources; this needs one (use make_sources)")
     if settings.source_kind == "sim":
         from .sim.simulator import Simulator
 
@@ -27,4 +37,4 @@ def make_source(settings: Settings) -> Source:
     return LiveSource(exchange_id, settings.symbols)
 
 
-__all__ = ["OfflineSource", "Source", "make_source", "paced"]
+__all__ = ["OfflineSource", "Source", "make_source", "make_sources", "paced"]
