@@ -1,8 +1,10 @@
 """The served dashboard in a real browser: ``mdx monitor --no-browser`` + headless Debian Chromium.
 
-Checks what a user sees: charts drawn, tiles ticking, symbol and timeframe pickers redrawing within a
-second, a connected status line, no code or file tree exposed. Saves ``docs/monitor.png`` (the README
-screenshot). Skips locally when Chromium or Playwright is missing; fails when ``CI`` is set.
+Checks what a user sees: charts drawn, tiles ticking, symbol and timeframe pickers redrawing, a
+connected status line, no code or file tree exposed. Timings (first render, symbol switch) are printed,
+never asserted: each step waits for its condition with a generous timeout (measured figures: bench/).
+Saves ``docs/monitor.png`` (the README screenshot). Skips locally when Chromium or Playwright is
+missing; fails when ``CI`` is set.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+PATIENCE_MS = 20_000  # a generous bound on any one step: it only fails a test that is stuck, never a slow one
 
 
 def _unavailable(reason: str) -> None:
@@ -97,7 +100,8 @@ def _text(page: Any, selector: str) -> str:
 
 
 def _wait_until(page: Any, expression: str, arg: Any, timeout_ms: float) -> float:
-    """Seconds until the JS ``expression`` (a function of ``arg``) is true; fails after ``timeout_ms``."""
+    """Seconds until the JS ``expression`` (a function of ``arg``) is true, for printing; fails after
+    ``timeout_ms`` (a generous bound, not a performance requirement)."""
     started = time.monotonic()
     page.wait_for_function(expression, arg=arg, timeout=timeout_ms, polling=25)
     return time.monotonic() - started
@@ -126,36 +130,37 @@ def test_dashboard_in_chromium(server: int) -> None:
             print(f"first render (cold kernel): {first_render:.2f} s")
 
             # the charts render: SVG marks present in every chart
-            page.wait_for_selector(".mdx-candles .stick_body", state="attached", timeout=15_000)
+            page.wait_for_selector(".mdx-candles .stick_body", state="attached", timeout=PATIENCE_MS)
             for chart in ("mdx-mid", "mdx-imbalance", "mdx-depth"):
-                page.wait_for_selector(f".{chart} svg path.line", state="attached", timeout=10_000)
+                page.wait_for_selector(f".{chart} svg path.line", state="attached", timeout=PATIENCE_MS)
             assert page.locator(".mdx-candles .stick_body").count() > 2
 
             # the status line says connected
             page.wait_for_function(
                 "() => document.querySelector('.mdx-status')?.textContent.includes('connected')",
-                timeout=10_000,
+                timeout=PATIENCE_MS,
             )
             assert "connected" in _text(page, ".mdx-status")
 
-            # last price and data age tick over 3 seconds
+            # last price and data age tick
             last = page.evaluate(TILE, "last")
             age = page.evaluate(TILE, "age")
-            page.wait_for_function(
+            took = _wait_until(
+                page,
                 f"([last, age]) => ({TILE})('last') !== last && ({TILE})('age') !== age",
-                arg=[last, age],
-                timeout=3_000,
-                polling=50,
+                [last, age],
+                PATIENCE_MS,
             )
+            print(f"last price and data age ticked after {took:.2f} s")
 
-            # another symbol: the tiles and the chart follow within a second
+            # another symbol: the tiles and the chart follow
             before = page.evaluate(TILE, "last")
             page.select_option(".mdx-symbol select", "ETH/USDT")
             took = _wait_until(
                 page,
                 f"(before) => ({TILE})('last') !== before && {LEGEND}.includes('ETH/USDT')",
                 before,
-                1_000,
+                PATIENCE_MS,
             )
             print(f"symbol switch redrawn in {took * 1000:.0f} ms")
             assert (
@@ -164,16 +169,21 @@ def test_dashboard_in_chromium(server: int) -> None:
 
             # a click on a watchlist row selects it too
             page.click(".mdx-watch-sol-usdt .mdx-watch-hit")
-            _wait_until(page, f"() => {LEGEND}.includes('SOL/USDT')", None, 1_000)
+            took = _wait_until(page, f"() => {LEGEND}.includes('SOL/USDT')", None, PATIENCE_MS)
+            print(f"watchlist click redrawn in {took * 1000:.0f} ms")
             assert page.input_value(".mdx-symbol select") == "SOL/USDT"
             assert "mdx-selected" in (page.get_attribute(".mdx-watch-sol-usdt", "class") or "")
 
             # another timeframe changes the candles
             candles_1s = page.evaluate(f"() => {CANDLES}")
             page.click(".mdx-timeframe button:has-text('1m')")
-            _wait_until(
-                page, f"(before) => {LEGEND}.includes('1m') && ({CANDLES}) !== before", candles_1s, 1_000
+            took = _wait_until(
+                page,
+                f"(before) => {LEGEND}.includes('1m') && ({CANDLES}) !== before",
+                candles_1s,
+                PATIENCE_MS,
             )
+            print(f"timeframe switch redrawn in {took * 1000:.0f} ms")
             assert page.locator(".mdx-candles .stick_body").count() < len(candles_1s.split("|"))
 
             # nothing but the dashboard: no code cells, no notebook source, no file tree
@@ -190,7 +200,9 @@ def test_dashboard_in_chromium(server: int) -> None:
             # the README screenshot: back to BTC/USDT 1s, with the toggles on and a few seconds of data
             page.click(".mdx-timeframe button:has-text('1s')")
             page.select_option(".mdx-symbol select", "BTC/USDT")
-            _wait_until(page, f"() => {LEGEND}.includes('BTC/USDT') && {LEGEND}.includes('1s')", None, 1_000)
+            _wait_until(
+                page, f"() => {LEGEND}.includes('BTC/USDT') && {LEGEND}.includes('1s')", None, PATIENCE_MS
+            )
             page.wait_for_timeout(5_000)
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,20 +115,23 @@ def test_awaited_run_on_the_callers_loop_paces_with_the_clock() -> None:
 
 
 def test_background_thread_runs_while_the_caller_is_idle_and_stops_cleanly() -> None:
-    events = market(2000)  # 1000 s of market at 1000x: about a second
-    session = Session(ListSource(events, speed=1000.0), clock=LiveClock()).start()
+    events = market(2000)  # 1000 s of market at 100x: about ten seconds, stopped long before the end
+    session = Session(ListSource(events, speed=100.0), clock=LiveClock()).start()
     try:
         assert session.running
-        assert session.wait_for(lambda: session.events_processed > 100, timeout=5)
+        assert session.wait_for(lambda: session.events_processed > 100, timeout=30)
         first = session.events_processed
-        time.sleep(0.2)  # the caller does nothing; the engine keeps going
-        assert session.events_processed > first
+        assert first < len(events)  # still going, so there is progress left to see
+        # the caller does nothing but watch; the engine keeps going
+        assert session.wait_for(lambda: session.events_processed > first, timeout=30), (
+            f"no progress past {first} events"
+        )
     finally:
         session.stop()
     assert not session.running and session.status.state == "stopped"
-    stopped_at = session.events_processed
-    time.sleep(0.1)
-    assert session.events_processed == stopped_at
+    stopped_at = session.events_processed  # the thread has ended (stop() joined it): nothing counts now
+    session.stop()  # again: joins the already finished thread
+    assert not session.running and session.events_processed == stopped_at
 
 
 def test_run_until_done_refuses_endless_sources_without_a_limit() -> None:

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from ..clock import Clock
 from ..errors import ConfigError
 
 log = logging.getLogger("mdx.ui")
@@ -26,9 +27,37 @@ def check_hz(hz: float) -> float:
     return float(hz)
 
 
+class _LoopClock:
+    """The running loop's monotonic time as a ``Clock``: the default schedule, immune to wall-clock jumps."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def now_ns(self) -> int:
+        return int(self._loop.time() * 1e9)
+
+    async def sleep_until(self, ts_ns: int) -> None:
+        await asyncio.sleep(max(ts_ns - self.now_ns(), 0) / 1e9)
+
+
 class Refresher:
-    def __init__(self, callback: Callable[[], object], hz: float = DEFAULT_HZ, *, log_first: int = 3) -> None:
+    """Calls ``callback`` every ``1 / hz`` seconds on the loop it is started on.
+
+    ``clock`` (optional) schedules the refreshes with ``clock.now_ns()`` / ``clock.sleep_until()``
+    instead of the loop's own monotonic time — e.g. a ``SimulatedClock`` in tests, where the schedule is
+    exact and nothing waits. The default (``None``) uses the loop's time.
+    """
+
+    def __init__(
+        self,
+        callback: Callable[[], object],
+        hz: float = DEFAULT_HZ,
+        *,
+        log_first: int = 3,
+        clock: Clock | None = None,
+    ) -> None:
         self.callback = callback
+        self._clock = clock
         self._hz = check_hz(hz)
         self.count = 0
         self.errors = 0
@@ -87,17 +116,15 @@ class Refresher:
         return self
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        due = loop.time()
+        clock = self._clock or _LoopClock(asyncio.get_running_loop())
+        due = clock.now_ns()
         while True:
             self.tick()
-            period = 1.0 / self._hz
-            due += period
-            delay = due - loop.time()
-            if delay < 0:  # fell behind (a slow refresh or a busy cell): skip, do not burst
-                due = loop.time()
-                delay = 0.0
-            await asyncio.sleep(delay)
+            due += round(1e9 / self._hz)
+            now = clock.now_ns()
+            if due < now:  # fell behind (a slow refresh or a busy cell): skip, do not burst
+                due = now
+            await clock.sleep_until(due)
 
     async def run(self, seconds: float) -> None:
         """Refresh on the current loop for ``seconds`` (scripts, benchmarks)."""
