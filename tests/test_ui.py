@@ -10,6 +10,9 @@ import asyncio
 import logging
 import math
 import re
+import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,6 +49,7 @@ from mdx.ui import (
 from mdx.ui.book import depth_steps
 from mdx.ui.charts import OVERLAY_ROWS, volume_candles
 from mdx.ui.data import Columns, sparkline_points
+from mdx.ui.model import MonitorModel
 from mdx.ui.watchlist import slug
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -232,9 +236,9 @@ def test_windows_stay_bounded_over_a_long_run(driver: Driver) -> None:
             app.refresh()
         assert len(app.candles.ohlc.x) == app.candles.window
         assert app.mid.lines.x.shape[0] <= app.mid.max_points
-        series = app._series[(key(), "1s")]
+        series = app.model._series[(key(), "1s")]
         assert len(series.closed) <= series.closed.maxlen
-        for columns in (*app._books.values(), *app._prices.values()):
+        for columns in (*app.model._books.values(), *app.model._prices.values()):
             assert len(columns) <= columns.maxlen
     finally:
         app.log_buffer.detach()
@@ -339,6 +343,15 @@ def test_refresher_rate_is_validated() -> None:
     assert Refresher(lambda: None, MAX_HZ).hz == MAX_HZ
 
 
+async def _until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Let the running loop work until ``predicate()``; fail only when the (generous) timeout expires."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
 def test_refresher_runs_on_the_loop_and_survives_errors(caplog: pytest.LogCaptureFixture) -> None:
     calls: list[int] = []
 
@@ -350,16 +363,45 @@ def test_refresher_runs_on_the_loop_and_survives_errors(caplog: pytest.LogCaptur
     refresher = Refresher(refresh, hz=MAX_HZ)
 
     async def main() -> None:
-        refresher.start()
-        assert refresher.running
-        await asyncio.sleep(0.45)
+        refresher.start()  # on the running loop; returns at once
+        assert refresher.running and refresher.count == 0
+        await _until(lambda: refresher.count > 5, "refreshes to keep going past the failing one")
         refresher.stop()
+        assert not refresher.running
+        stopped_at = refresher.count
+        await asyncio.sleep(5 / MAX_HZ)  # five refresh periods of loop time: a stopped task never ticks
+        assert refresher.count == stopped_at
 
     with caplog.at_level(logging.ERROR, logger="mdx.ui"):
         asyncio.run(main())
-    assert 3 <= refresher.count <= 7 and refresher.errors == 1
+    assert refresher.errors == 1 and len(calls) == refresher.count
     assert "bad frame" in caplog.text
     assert not refresher.running
+
+    # the rate, on a simulated clock: refreshes are due exactly 1/hz apart; a slow one skips, never bursts
+    clock = SimulatedClock(0)
+    at: list[int] = []
+
+    def timed() -> None:
+        at.append(clock.now_ns())
+        if len(at) == 4:
+            clock.advance(350_000_000)  # this refresh takes 3.5 periods
+
+    simulated = Refresher(timed, hz=MAX_HZ, clock=clock)
+
+    async def on_the_simulated_clock() -> None:
+        simulated.start()
+        await _until(lambda: len(at) >= 8, "eight refreshes on the simulated clock")
+        simulated.stop()
+        stopped_at = len(at)
+        for _ in range(20):  # while running it refreshes on every loop iteration (sleeps jump the clock)
+            await asyncio.sleep(0)
+        assert len(at) == stopped_at
+
+    asyncio.run(on_the_simulated_clock())
+    period = 100_000_000  # 1 / MAX_HZ in ns
+    assert at[:4] == [0, period, 2 * period, 3 * period]
+    assert at[4:8] == [650_000_000, 750_000_000, 850_000_000, 950_000_000]  # from the late one on
 
 
 def test_start_outside_a_loop_says_how_to_run() -> None:
@@ -370,12 +412,20 @@ def test_start_outside_a_loop_says_how_to_run() -> None:
 def test_app_runs_live_with_the_engine_thread() -> None:
     """The real thing, briefly: engine thread + refresh task on an asyncio loop."""
     app = MonitorApp(Settings(symbols=SYMBOLS, speed=5.0), timeframe="1s", refresh_hz=MAX_HZ)
+    assert app.session is not None
+    session = app.session
 
     async def main() -> None:
-        await app.run(1.5)
+        run = asyncio.create_task(app.run(3600))  # ended below, once the condition holds
+        await _until(
+            lambda: session.events_processed > 50 and app.refreshes >= 8, "engine events and refreshes"
+        )
+        assert session.running and app.refresher.running
+        run.cancel()  # app.run stops the engine and the refresh on its way out
+        await asyncio.gather(run, return_exceptions=True)
 
     asyncio.run(main())
-    assert app.session is not None and app.session.events_processed > 50
+    assert session.events_processed > 50
     assert app.refreshes >= 8 and app.refresher.errors == 0
     assert app.tiles.values.last is not None
     assert not app.session.running
@@ -508,3 +558,124 @@ def test_serve_command_shows_only_the_dashboard(tmp_path: Path) -> None:
         serve_monitor(settings, notebook=tmp_path / "missing.ipynb")
     with pytest.raises(ConfigError, match="port"):
         voila_command(MONITOR_NOTEBOOK, port=0)
+
+
+# -- the model alone (no widgets) ---------------------------------------------------------------------------
+
+
+def test_the_model_imports_and_runs_without_widgets() -> None:
+    code = (
+        "import sys\n"
+        "from mdx.clock import SimulatedClock\n"
+        "from mdx.config import Settings\n"
+        "from mdx.session import Session\n"
+        "from mdx.sources.sim.simulator import Simulator\n"
+        "from mdx.ui.model import MonitorModel\n"
+        f"session = Session(Simulator(start_ns={T0}), clock=SimulatedClock({T0}))\n"
+        "session.run_until_done(max_events=2000)\n"
+        "frame = MonitorModel(Settings(), session=session).frame(force=True)\n"
+        "assert frame.tiles.last is not None and frame.watch\n"
+        "loaded = sorted({'ipywidgets', 'bqplot'} & set(sys.modules))\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_model_values_are_what_the_cache_holds(driver: Driver) -> None:
+    driver.advance(180)
+    driver.session.set_status("connected")
+    cache = driver.session.cache
+    model = MonitorModel(Settings(symbols=SYMBOLS), session=driver.session, timeframe="1s")
+    try:
+        frame = model.frame(force=True)
+        trade, view, partial = cache.trade(key()), cache.book(key()), cache.open_bar(key(), "1s")
+        assert (frame.symbol, frame.timeframe) == ("BTC/USDT", "1s") and model.key == key()
+        assert frame.tiles.last == trade.price == frame.trades[-1].price
+        assert frame.view is view
+        assert frame.tiles.bid == view.bids[0, 0] and frame.tiles.ask == view.asks[0, 0]
+        assert frame.tiles.spread_bps == pytest.approx(view.spread_bps)
+        assert frame.tiles.bar_volume == partial.volume == frame.bars.volume[-1] and frame.bars.partial
+        assert frame.bars.close[-2] == cache.bars(key(), "1s")[-1].close
+        assert frame.book[-1, 3] == view.mid  # BOOK_FIELDS: ts, bid, ask, mid, ...
+        assert frame.status.state == "connected" and [s.source for s in frame.sources] == ["sim"]
+        assert frame.info.events == driver.session.events_processed and frame.info.symbols == 3
+        assert set(frame.watch) == set(SYMBOLS)
+        assert frame.watch["ETH/USDT"].last == cache.trade(key("ETH/USDT")).price
+        # the watchlist's values come at most every watch_interval_s
+        driver.advance(0.25)
+        assert model.frame().watch == {}
+        driver.advance(1.0)
+        later = model.frame()
+        assert later.watch and later.tiles.last == cache.trade(key()).price
+        # the selection, validated
+        assert model.select(symbol="ETH/USDT") and not model.select(symbol="ETH/USDT")
+        assert model.frame().tiles.last == cache.trade(key("ETH/USDT")).price
+        with pytest.raises(ConfigError, match="DOGE/USDT"):
+            model.select(symbol="DOGE/USDT")
+        with pytest.raises(ConfigError, match="3m"):
+            MonitorModel(Settings(symbols=SYMBOLS), session=driver.session, timeframe="3m")
+        driver.session.set_status("reconnecting", "ping timeout", attempt=2)
+        assert model.frame().status.state == "reconnecting"
+    finally:
+        model.tap.detach()
+
+
+def test_without_a_source_the_model_says_why() -> None:
+    model = MonitorModel(Settings(source="nosuchexchange", symbols=SYMBOLS))
+    frame = model.frame(refresh_hz=4.0)
+    assert model.session is None and frame.series is None and frame.view is None
+    assert frame.status.state == "error" and "nosuchexchange" in frame.status.reason
+    assert frame.info.refresh_hz == 4.0
+
+
+def test_status_line_shows_each_source_of_several() -> None:
+    session = Session(
+        [Simulator(("BTC/USDT",), start_ns=T0), Simulator(("ETH/USDT",), exchange="sim2", start_ns=T0)],
+        clock=SimulatedClock(T0),
+    )
+    first, second = session.names
+    session.set_status("connected", source=first)
+    retry_at = T0 + 4_200_000_000
+    session.set_status("reconnecting", "ping timeout", attempt=2, next_retry_ns=retry_at, source=second)
+    app = MonitorApp(Settings(), session=session)
+    try:
+        app.refresh()
+        html = app.status.widget.value
+        assert "mdx-status" in app.status.widget._dom_classes
+        part = r"class='mdx-source-status mdx-state-(\w+)' data-source='([^']+)' data-state='(\w+)'"
+        shown = re.findall(part, html)
+        assert shown == [("connected", first, "connected"), ("reconnecting", second, "reconnecting")]
+        assert "attempt 2" in html and "next try in 4.2 s" in html and "ping timeout" in html
+        assert app.status.state == "reconnecting"  # the worst of them
+        assert app.status.source_states == {first: "connected", second: "reconnecting"}
+        assert [s.state for s in app.model.frame().sources] == ["connected", "reconnecting"]
+        # one source: the line as it always was, without per-source parts
+        line = StatusLine()
+        alone = session.statuses[first]
+        line.update(alone, StatusInfo(), [alone])
+        assert "mdx-source-status" not in line.widget.value and first in line.widget.value
+    finally:
+        app.log_buffer.detach()
+        app.tap.detach()
+
+
+def test_a_session_mixing_exchanges_shows_each_symbol_from_the_exchange_that_streams_it() -> None:
+    session = Session(
+        [Simulator(("BTC/USDT",), start_ns=T0), Simulator(("ETH/USDT",), exchange="sim2", start_ns=T0)],
+        timeframes=("1s",),
+        clock=SimulatedClock(T0),
+    )
+    session.run_until_done(max_events=3000)
+    app = MonitorApp(Settings(), session=session)
+    try:
+        assert list(app.controls.exchange.options) == ["sim", "sim2"]
+        app.select(symbol="ETH/USDT")
+        assert app.key == ("sim2", "ETH/USDT")
+        assert app.tiles.values.last == session.cache.trade(("sim2", "ETH/USDT")).price
+        app.select(symbol="BTC/USDT")
+        assert app.key == ("sim", "BTC/USDT")
+        assert app.tiles.values.last == session.cache.trade(("sim", "BTC/USDT")).price
+    finally:
+        app.log_buffer.detach()
+        app.tap.detach()

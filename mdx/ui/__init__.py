@@ -10,51 +10,85 @@ can be displayed alone in any notebook. ``MonitorApp`` puts them together around
 Panels: ``CandleChart`` (OHLC + volume + EMA / Bollinger / VWAP), ``MidChart`` (mid, microprice,
 spread band), ``ImbalanceChart``, ``DepthChart``, ``Ladder``, ``TradesTable``, ``Tiles``,
 ``Watchlist``, ``StatusLine``, ``LogPanel``, ``Controls``; ``Refresher`` runs a fixed-rate refresh
-on the kernel's loop. Stable DOM classes (``mdx-tile-last``, ``mdx-symbol``, ``mdx-timeframe``,
-``mdx-status``, ...) let browser tests find things.
+on the kernel's loop. ``MonitorModel`` (``mdx.ui.model``) is the app without widgets: it turns cache
+snapshots into a ``MonitorFrame`` of plain values (``TileValues``, ``WatchValues``, ``StatusInfo``, ...).
+Stable DOM classes (``mdx-tile-last``, ``mdx-symbol``, ``mdx-timeframe``, ``mdx-status``,
+``mdx-source-status``, ...) let browser tests find things.
+
+Names are imported on first use (like ``mdx`` itself), so ``import mdx.ui.model`` loads no widgets.
 """
 
 from __future__ import annotations
 
-from .app import MonitorApp
-from .book import DepthChart, Ladder
-from .charts import CandleChart, ImbalanceChart, MidChart
-from .controls import Controls
-from .data import BarArrays, BarSeries, bar_arrays, book_columns
-from .refresh import DEFAULT_HZ, MAX_HZ, Refresher
-from .status import LogBuffer, LogPanel, StatusInfo, StatusLine
-from .tap import FeedTap, RateMeter
-from .theme import style_block
-from .tiles import TILES, Tiles, TileValues
-from .trades import TradesTable
-from .watchlist import Watchlist, WatchValues
+import importlib
+from typing import Any
 
-__all__ = [
-    "DEFAULT_HZ",
-    "MAX_HZ",
-    "TILES",
-    "BarArrays",
-    "BarSeries",
-    "CandleChart",
-    "Controls",
-    "DepthChart",
-    "FeedTap",
-    "ImbalanceChart",
-    "Ladder",
-    "LogBuffer",
-    "LogPanel",
-    "MidChart",
-    "MonitorApp",
-    "RateMeter",
-    "Refresher",
-    "StatusInfo",
-    "StatusLine",
-    "TileValues",
-    "Tiles",
-    "TradesTable",
-    "WatchValues",
-    "Watchlist",
-    "bar_arrays",
-    "book_columns",
-    "style_block",
-]
+_EXPORTS: dict[str, str] = {
+    "MonitorApp": "app",
+    "DepthChart": "book",
+    "Ladder": "book",
+    "CandleChart": "charts",
+    "ImbalanceChart": "charts",
+    "MidChart": "charts",
+    "Controls": "controls",
+    "BarArrays": "data",
+    "BarSeries": "data",
+    "bar_arrays": "data",
+    "book_columns": "data",
+    "MonitorFrame": "model",
+    "MonitorModel": "model",
+    "DEFAULT_HZ": "refresh",
+    "MAX_HZ": "refresh",
+    "Refresher": "refresh",
+    "LogBuffer": "status",
+    "LogPanel": "status",
+    "StatusLine": "status",
+    "FeedTap": "tap",
+    "RateMeter": "tap",
+    "style_block": "theme",
+    "TILES": "tiles",
+    "Tiles": "tiles",
+    "TradesTable": "trades",
+    "StatusInfo": "values",
+    "TileValues": "values",
+    "WatchValues": "values",
+    "Watchlist": "watchlist",
+}
+
+_SUBMODULES = frozenset(
+    {
+        "app",
+        "base",
+        "book",
+        "charts",
+        "controls",
+        "data",
+        "fmt",
+        "model",
+        "refresh",
+        "status",
+        "tap",
+        "theme",
+        "tiles",
+        "trades",
+        "values",
+        "watchlist",
+    }
+)
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__, *_SUBMODULES])

@@ -5,41 +5,34 @@
     app           # display it
 
 The engine (``Session.start()``) writes the cache on its own thread. The app never sees events: its
-refresh task reads cache snapshots at a fixed rate (default 4 Hz) and updates the panels in place. Changing
-symbol or timeframe redraws at once. Tests drive a session synchronously and call ``refresh()`` directly.
+refresh task asks its ``MonitorModel`` (``mdx.ui.model``: the session, the selection and the incremental
+state, no widgets) for a ``MonitorFrame`` of cache snapshots at a fixed rate (default 4 Hz) and hands the
+values to the panels, which redraw in place. Changing symbol or timeframe redraws at once. Tests drive a
+session synchronously and call ``refresh()`` directly.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import ipywidgets as widgets
-import numpy as np
 
 from ..cache import Key
 from ..config import Settings
-from ..errors import ConfigError, MdxError
-from ..session import Session, SessionStatus
-from ..sources import make_source
+from ..session import Session
 from .base import html
 from .book import DepthChart, Ladder
 from .charts import INDICATORS, CandleChart, ImbalanceChart, MidChart
 from .controls import Controls
-from .data import BarSeries, Columns, book_columns
+from .model import MonitorModel
 from .refresh import DEFAULT_HZ, Refresher
-from .status import LogBuffer, LogPanel, StatusInfo, StatusLine
-from .tap import FeedTap, RateMeter
+from .status import LogBuffer, LogPanel, StatusLine
+from .tap import FeedTap
 from .theme import style_block
-from .tiles import Tiles, TileValues
+from .tiles import Tiles
 from .trades import TradesTable
-from .watchlist import Watchlist, WatchValues
-
-log = logging.getLogger("mdx.ui")
-
-SPARK_TRADES = 300
+from .watchlist import Watchlist
 
 
 class MonitorApp:
@@ -61,54 +54,34 @@ class MonitorApp:
         stale_after_s: float = 5.0,
         watch_interval_s: float = 1.0,
     ) -> None:
-        self.settings = settings or Settings.from_env()
         self.log_buffer = LogBuffer().attach("mdx")  # first: building the session may already log
-        self.source_error = ""
-        self.session: Session | None = session if session is not None else self._make_session(self.settings)
-        self.stale_after_ms = stale_after_s * 1e3
+        self.model = model = MonitorModel(
+            settings,
+            session=session,
+            symbol=symbol,
+            timeframe=timeframe,
+            stale_after_s=stale_after_s,
+            watch_interval_s=watch_interval_s,
+        )
         self.refreshes = 0
-        self._started = False
-        self._series: dict[tuple[Key, str], BarSeries] = {}
-        self._books: dict[Key, Columns] = {}
-        self._meters: dict[Key, RateMeter] = {}
-        self._total_meter = RateMeter()
-        self._watch_tokens: dict[str, tuple[Any, Any]] = {}
-        self._prices: dict[Key, Columns] = {}
-        self._watch_ns = 0
-        self.watch_interval_s = watch_interval_s
-        self.tap = FeedTap(self._clock())
-        if self.session is not None:
-            self.tap.attach(self.session.hub)
-
-        symbols = self.symbols
-        timeframes = self.timeframes
-        if symbol is not None and symbol not in symbols:
-            raise ConfigError(f"symbol {symbol!r} is not configured; choose from {list(symbols)}")
-        if timeframe is not None and timeframe not in timeframes:
-            raise ConfigError(
-                f"timeframe {timeframe!r} is not built by the session; choose from {list(timeframes)}"
-            )
-        self._symbol = symbol or symbols[0]
-        self._timeframe = timeframe or ("1m" if "1m" in timeframes else timeframes[0])
-        self._exchange = self._source_exchange()
 
         # -- panels (created once) ---------------------------------------------------------------------
-        sources = [self.settings.source] + (["sim"] if self.settings.source != "sim" else [])
+        source = model.settings.source
         self.controls = Controls(
-            sources=sources,
-            source=self.settings.source,
-            exchanges=[self._exchange],
-            exchange=self._exchange,
-            symbols=symbols,
-            symbol=self._symbol,
-            timeframes=timeframes,
-            timeframe=self._timeframe,
+            sources=[source] + (["sim"] if source != "sim" else []),
+            source=source,
+            exchanges=list(model.exchanges),
+            exchange=model.exchange,
+            symbols=model.symbols,
+            symbol=model.symbol,
+            timeframes=model.timeframes,
+            timeframe=model.timeframe,
             indicators=indicators,
         )
         self.status = StatusLine()
         self.tiles = Tiles()
-        self.watchlist = Watchlist(symbols, on_select=lambda s: self.select(symbol=s))
-        self.watchlist.select(self._symbol)
+        self.watchlist = Watchlist(model.symbols, on_select=lambda s: self.select(symbol=s))
+        self.watchlist.select(model.symbol)
         self.candles = CandleChart(window=window, indicators=indicators, height=330)
         self.mid = MidChart(seconds=book_seconds)
         self.imbalance = ImbalanceChart(seconds=book_seconds)
@@ -120,39 +93,45 @@ class MonitorApp:
         self.widget = self._layout()
         self._wire()
 
-    # -- construction ------------------------------------------------------------------------------------
+    # -- the model's state -------------------------------------------------------------------------------
 
-    def _make_session(self, settings: Settings) -> Session | None:
-        try:
-            source = make_source(settings)
-        except MdxError as error:  # shown in the status line and the log, not as a traceback
-            self.source_error = str(error)
-            log.error("cannot open source %r: %s", settings.source, error)
-            return None
-        self.source_error = ""
-        return Session(source, timeframes=settings.timeframes, speed=settings.speed)
+    @property
+    def settings(self) -> Settings:
+        return self.model.settings
 
-    def _clock(self) -> Any:
-        if self.session is not None:
-            return self.session.clock
-        from ..clock import LiveClock
+    @property
+    def session(self) -> Session | None:
+        return self.model.session
 
-        return LiveClock()
+    @property
+    def source_error(self) -> str:
+        return self.model.source_error
 
-    def _source_exchange(self) -> str:
-        exchanges = self.session.exchanges if self.session is not None else ()
-        return (exchanges[0] if exchanges else "") or self.settings.exchange or self.settings.source
+    @property
+    def tap(self) -> FeedTap:
+        return self.model.tap
 
     @property
     def symbols(self) -> tuple[str, ...]:
-        symbols = self.session.symbols if self.session is not None else ()
-        return symbols or self.settings.symbols
+        return self.model.symbols
 
     @property
     def timeframes(self) -> tuple[str, ...]:
-        if self.session is not None and self.session.timeframes:
-            return self.session.timeframes
-        return self.settings.timeframes
+        return self.model.timeframes
+
+    @property
+    def symbol(self) -> str:
+        return self.model.symbol
+
+    @property
+    def timeframe(self) -> str:
+        return self.model.timeframe
+
+    @property
+    def key(self) -> Key:
+        return self.model.key
+
+    # -- construction ------------------------------------------------------------------------------------
 
     def _layout(self) -> widgets.VBox:
         brand = html("mdx-brand", "<span class='mdx-brand-dot'>◆</span> mdx monitor")
@@ -188,83 +167,37 @@ class MonitorApp:
 
     # -- selection ---------------------------------------------------------------------------------------
 
-    @property
-    def symbol(self) -> str:
-        return self._symbol
-
-    @property
-    def timeframe(self) -> str:
-        return self._timeframe
-
-    @property
-    def key(self) -> Key:
-        return (self._exchange, self._symbol)
-
     def select(
         self, *, symbol: str | None = None, timeframe: str | None = None, exchange: str | None = None
     ) -> None:
         """Show another symbol / timeframe / exchange; redraws at once (no kernel restart, no waiting)."""
-        if symbol is not None and symbol not in self.symbols:
-            raise ConfigError(f"symbol {symbol!r} is not configured; choose from {list(self.symbols)}")
-        if timeframe is not None and timeframe not in self.timeframes:
-            raise ConfigError(f"timeframe {timeframe!r} is not built; choose from {list(self.timeframes)}")
-        changed = False
-        if symbol is not None and symbol != self._symbol:
-            self._symbol, changed = symbol, True
-        if timeframe is not None and timeframe != self._timeframe:
-            self._timeframe, changed = timeframe, True
-        if exchange is not None and exchange != self._exchange:
-            self._exchange, changed = exchange, True
+        changed = self.model.select(symbol=symbol, timeframe=timeframe, exchange=exchange)
         # keep every control in step, whichever one (or code) made the change
-        self.controls.symbol.value = self._symbol
-        self.controls.timeframe.value = self._timeframe
-        if self._exchange in self.controls.exchange.options:
-            self.controls.exchange.value = self._exchange
-        self.watchlist.select(self._symbol)
+        model, controls = self.model, self.controls
+        controls.symbol.value = model.symbol
+        controls.timeframe.value = model.timeframe
+        if model.exchange in controls.exchange.options:
+            controls.exchange.value = model.exchange
+        self.watchlist.select(model.symbol)
         if changed:
             self.refresh(force=True)
 
     def set_source(self, source: str) -> None:
         """Switch the data source (``sim``, ``replay:PATH``, ...): stops the old session, starts a new one."""
-        if source == self.settings.source and self.session is not None:
+        if not self.model.set_source(source):
             return
-        settings = replace(self.settings, source=source)
-        if self.session is not None:
-            self.session.stop()
-        self.tap.detach()
-        self.settings = settings
-        self.session = self._make_session(settings)
-        self._series.clear()
-        self._books.clear()
-        self._meters.clear()
-        self._total_meter.reset()
-        self._watch_tokens.clear()
-        self._prices.clear()
-        self.tap = FeedTap(self._clock())
-        if self.session is not None:
-            self.tap.attach(self.session.hub)
-            if self._started:
-                self.session.start()
-        self._exchange = self._source_exchange()
-        Controls.set_options(self.controls.exchange, [self._exchange])
-        symbols = self.symbols
-        Controls.set_options(self.controls.symbol, symbols)
-        self.watchlist.set_symbols(symbols)
-        if self._symbol not in symbols:
-            self._symbol = symbols[0]
-        self.select(symbol=self._symbol)
+        Controls.set_options(self.controls.exchange, list(self.model.exchanges))
+        Controls.set_options(self.controls.symbol, self.symbols)
+        self.watchlist.set_symbols(self.symbols)
+        self.select(symbol=self.symbol)
         self.refresh(force=True)
 
     # -- running -----------------------------------------------------------------------------------------
 
     def start(self) -> MonitorApp:
         """Start the engine thread (if not running) and the refresh task on the running loop."""
-        self._started = True
         self.log_buffer.attach("mdx")
-        if self.session is not None:
-            self.tap.attach(self.session.hub)
-        if self.session is not None and not self.session.running:
-            self.session.start()
+        self.model.start()
         self.refresh(force=True)
         self.refresher.start()
         return self
@@ -279,135 +212,31 @@ class MonitorApp:
 
     def stop(self) -> None:
         self.refresher.stop()
-        if self.session is not None:
-            self.session.stop()
-        self.tap.detach()
+        self.model.stop()
         self.log_buffer.detach("mdx")
-        self._started = False
 
     # -- refresh -----------------------------------------------------------------------------------------
 
     def refresh(self, force: bool = False) -> None:
-        """Read cache snapshots and redraw what changed. Cheap when nothing did."""
+        """Ask the model for this frame's values and hand them to the panels; each redraws only what
+        changed (everything with ``force``). Cheap when nothing did."""
         self.refreshes += 1
-        session = self.session
-        if session is None:
-            self._refresh_status(None)
-            self.log_panel.update()
-            return
-        cache = session.cache
-        key, tf = self.key, self._timeframe
-        now = session.clock.now_ns()
-
-        series = self._series.get((key, tf))
-        if series is None:
-            series = self._series[(key, tf)] = BarSeries()
-        series.sync(cache.bars(key, tf), cache.open_bar(key, tf))
-        self.candles.update(series, symbol=key[1], timeframe=tf, force=force)
-
-        book = self._books.get(key)
-        if book is None:
-            book = self._books[key] = book_columns()
-        book.sync(cache.book_views(key))
-        self.mid.update(book.data, force=force)
-        self.imbalance.update(book.data, force=force)
-        view = cache.book(key)
-        self.depth.update(view, force=force)
-        self.ladder.update(view, force=force)
-        trades = cache.trades(key)
-        self.trades.update(trades, force=force)
-
-        last_trade = trades[-1] if trades else None
-        partial = cache.open_bar(key, tf)
-        meter = self._meters.get(key)
-        if meter is None:
-            meter = self._meters[key] = RateMeter()
-        self.tiles.update(
-            TileValues(
-                last=last_trade.price if last_trade is not None else None,
-                change_pct=self._change_pct(key, last_trade, trades),
-                bid=_top(view.bids) if view is not None else None,
-                ask=_top(view.asks) if view is not None else None,
-                spread_bps=_finite(view.spread_bps) if view is not None else None,
-                imbalance=_finite(view.imbalance) if view is not None else None,
-                bar_volume=partial.volume if partial is not None else None,
-                timeframe=tf,
-                rate=meter.update(now, self.tap.count.get(key, 0)),
-                age_ms=self.tap.age_ms(key),
-                stale_after_ms=self.stale_after_ms,
-            )
+        refresher = self.refresher
+        frame = self.model.frame(
+            force, refresh_hz=refresher.hz, refresh_ms=refresher.recent_ms if refresher.count else None
         )
-        self._refresh_watchlist(cache, now, force)
-        self._refresh_status(session, now)
+        if frame.series is not None:
+            self.candles.update(frame.series, symbol=frame.symbol, timeframe=frame.timeframe, force=force)
+            self.mid.update(frame.book, force=force)
+            self.imbalance.update(frame.book, force=force)
+            self.depth.update(frame.view, force=force)
+            self.ladder.update(frame.view, force=force)
+            self.trades.update(frame.trades, force=force)
+            self.tiles.update(frame.tiles)
+            if frame.watch:
+                self.watchlist.update(frame.watch)
+        self.status.update(frame.status, frame.info, frame.sources)
         self.log_panel.update()
-
-    def _change_pct(self, key: Key, last_trade: Any, trades: Sequence[Any]) -> float | None:
-        if last_trade is None:
-            return None
-        first = self.tap.first_price.get(key) or (trades[0].price if trades else None)
-        return (last_trade.price / first - 1.0) * 100.0 if first else None
-
-    def _refresh_watchlist(self, cache: Any, now: int, force: bool) -> None:
-        """At most every ``watch_interval_s`` (a glance view: calm, and cheap for the kernel)."""
-        if not force and now - self._watch_ns < self.watch_interval_s * 1e9:
-            return
-        self._watch_ns = now
-        values: dict[str, WatchValues] = {}
-        for symbol in self.symbols:
-            key = (self._exchange, symbol)
-            trade, view = cache.trade(key), cache.book(key)
-            token = (trade, view)
-            if not force and self._watch_tokens.get(symbol) == token:
-                continue
-            self._watch_tokens[symbol] = token
-            prices = self._prices.get(key)
-            if prices is None:
-                prices = self._prices[key] = Columns(_trade_price, 1, SPARK_TRADES)
-            prices.sync(cache.trades(key))
-            values[symbol] = WatchValues(
-                last=trade.price if trade is not None else None,
-                change_pct=self._change_pct(key, trade, ()),
-                spread_bps=_finite(view.spread_bps) if view is not None else None,
-                prices=prices.data[:, 0],
-            )
-        if values:
-            self.watchlist.update(values)
-
-    def _refresh_status(self, session: Session | None, now: int = 0) -> None:
-        if session is None:
-            status = SessionStatus(state="error", source=self.settings.source, reason=self.source_error)
-            self.status.update(status, StatusInfo(refresh_hz=self.refresher.hz))
-            return
-        rejections = session.rejections
-        top_reason = ""
-        if rejections.total:
-            top_reason = max(list(rejections.by_reason.items()), key=lambda item: item[1])[0]
-        self.status.update(
-            session.status,
-            StatusInfo(
-                symbols=len(self.symbols),
-                rate=self._total_meter.update(now, session.events_processed),
-                events=session.events_processed,
-                rejected=rejections.total,
-                rejected_reason=top_reason,
-                refresh_hz=self.refresher.hz,
-                refresh_ms=self.refresher.recent_ms if self.refresher.count else None,
-                now_ns=now,
-            ),
-        )
-
-
-def _trade_price(trade: Any) -> tuple[float]:
-    return (trade.price,)
-
-
-def _top(levels: Any) -> float | None:
-    return float(levels[0, 0]) if len(levels) else None
-
-
-def _finite(value: Any) -> float | None:
-    value = float(value)
-    return value if np.isfinite(value) else None
 
 
 __all__ = ["MonitorApp"]

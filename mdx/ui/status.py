@@ -10,13 +10,14 @@ import html as html_escape
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as widgets
 
 from . import fmt
 from .base import Panel, html, set_html
+from .values import StatusInfo
 
 STATE_TEXT = {
     "idle": "idle",
@@ -30,22 +31,17 @@ STATE_TEXT = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class StatusInfo:
-    """What the status line shows besides the session's own ``SessionStatus``."""
-
-    symbols: int = 0
-    rate: float | None = None  # messages per second, all symbols
-    events: int = 0
-    rejected: int = 0
-    rejected_reason: str = ""
-    refresh_hz: float = 0.0
-    refresh_ms: float | None = None
-    now_ns: int = 0  # the session clock's now, for "next try in"
+LIVE = ("connected", "stale", "reconnecting")  # states in which the running figures mean something
+EXPLAINED = ("reconnecting", "stale", "error", "stopped", "done")  # states shown with their reason
+SEP = "<span class='mdx-sep'>·</span>"
 
 
 class StatusLine(Panel):
     """One line: state (with a coloured dot), source, reason, attempt and next try, rates, rejections.
+
+    With several sources, each one shows its own name, dot, state and details, in an element with the
+    stable class ``mdx-source-status`` (also ``mdx-state-<state>``, and ``data-source`` / ``data-state``
+    attributes); ``source_states`` keeps what was last shown, by source name.
 
     A change of state or reason shows at once; the running figures (msg/s, refresh time) at most every
     ``interval_s`` (clock time from ``StatusInfo.now_ns``), which keeps the line calm and the kernel idle.
@@ -55,39 +51,31 @@ class StatusLine(Panel):
         self.widget = html("mdx-status")
         self.state = "idle"
         self.text = ""
+        self.source_states: dict[str, str] = {}
         self.interval_ns = int(interval_s * 1e9)
         self._shown_ns = 0
         self._shown_key: tuple[Any, ...] = ()
         self.update(None, StatusInfo())
 
-    def update(self, status: Any, info: StatusInfo) -> bool:
-        """``status``: a ``SessionStatus`` (state, source, reason, attempt, next_retry_ns) or None."""
-        key = (
-            getattr(status, "state", "idle"),
-            getattr(status, "source", ""),
-            getattr(status, "reason", ""),
-            getattr(status, "attempt", 0),
-            info.symbols,
-            info.rejected,
-        )
+    def update(self, status: Any, info: StatusInfo, sources: Sequence[Any] = ()) -> bool:
+        """``status``: a ``SessionStatus`` (state, source, reason, attempt, next_retry_ns) or None; with
+        more than one ``sources`` (each source's own ``SessionStatus``), every source is shown by itself."""
+        each = tuple(sources) if len(sources) > 1 else ()
+        key = (_status_key(status), tuple(_status_key(s) for s in each), info.symbols, info.rejected)
         if key == self._shown_key and 0 <= info.now_ns - self._shown_ns < self.interval_ns:
             return False
         self._shown_key, self._shown_ns = key, info.now_ns
-        state = getattr(status, "state", "idle") or "idle"
-        parts: list[str] = []
-        source = getattr(status, "source", "")
-        if source:
-            parts.append(html_escape.escape(source))
-        if state == "reconnecting":
-            attempt = getattr(status, "attempt", 0)
-            parts.append(f"attempt {attempt}")
-            next_ns = getattr(status, "next_retry_ns", 0)
-            if next_ns and info.now_ns:
-                parts.append(f"next try in {fmt.seconds(max(next_ns - info.now_ns, 0) / 1e9)}")
-        reason = getattr(status, "reason", "")
-        if reason and state in ("reconnecting", "stale", "error", "stopped", "done"):
-            parts.append(f"<span class='mdx-reason'>{html_escape.escape(reason)}</span>")
-        if state in ("connected", "stale", "reconnecting"):
+        state = _state(status)
+        if each:
+            head = SEP.join(_source_html(s, info.now_ns) for s in each)
+            parts: list[str] = []
+            live = any(_state(s) in LIVE for s in each)
+        else:
+            head = _state_html(state)
+            source = getattr(status, "source", "")
+            parts = ([html_escape.escape(source)] if source else []) + _details(status, info.now_ns)
+            live = state in LIVE
+        if live:
             if info.symbols:
                 parts.append(f"{info.symbols} symbols")
             if info.rate is not None:
@@ -98,15 +86,64 @@ class StatusLine(Panel):
         if info.refresh_hz:
             timing = f" · {info.refresh_ms:.1f} ms" if info.refresh_ms is not None else ""
             parts.append(f"<span class='mdx-muted'>refresh {info.refresh_hz:g} Hz{timing}</span>")
-        sep = "<span class='mdx-sep'>·</span>"
-        label = STATE_TEXT.get(state, html_escape.escape(state))
-        value = (
-            f"<span class='mdx-state-{state}'><span class='mdx-dot'></span>"
-            f"<span class='mdx-state'>{label}</span></span>{sep}" + sep.join(parts)
-        )
+        value = SEP.join([head, *parts]) if each else head + SEP + SEP.join(parts)
         self.state = state
-        self.text = label
+        self.text = _label(state)
+        self.source_states = {getattr(s, "source", ""): _state(s) for s in each}
         return set_html(self.widget, value)
+
+
+def _state(status: Any) -> str:
+    return getattr(status, "state", "idle") or "idle"
+
+
+def _label(state: str) -> str:
+    return STATE_TEXT.get(state, html_escape.escape(state))
+
+
+def _status_key(status: Any) -> tuple[Any, ...]:
+    """What, when it changes, shows at once."""
+    return (
+        getattr(status, "state", "idle"),
+        getattr(status, "source", ""),
+        getattr(status, "reason", ""),
+        getattr(status, "attempt", 0),
+    )
+
+
+def _state_html(state: str) -> str:
+    return (
+        f"<span class='mdx-state-{state}'><span class='mdx-dot'></span>"
+        f"<span class='mdx-state'>{_label(state)}</span></span>"
+    )
+
+
+def _details(status: Any, now_ns: int) -> list[str]:
+    """Attempt and next try while reconnecting; the reason when the state needs one."""
+    state = _state(status)
+    parts = []
+    if state == "reconnecting":
+        parts.append(f"attempt {getattr(status, 'attempt', 0)}")
+        next_ns = getattr(status, "next_retry_ns", 0)
+        if next_ns and now_ns:
+            parts.append(f"next try in {fmt.seconds(max(next_ns - now_ns, 0) / 1e9)}")
+    reason = getattr(status, "reason", "")
+    if reason and state in EXPLAINED:
+        parts.append(f"<span class='mdx-reason'>{html_escape.escape(reason)}</span>")
+    return parts
+
+
+def _source_html(status: Any, now_ns: int) -> str:
+    """One source of several: ``name ● state (details)``."""
+    state = html_escape.escape(_state(status))
+    name = html_escape.escape(getattr(status, "source", ""))
+    details = _details(status, now_ns)
+    detail = f" <span class='mdx-source-detail'>({', '.join(details)})</span>" if details else ""
+    return (
+        f"<span class='mdx-source-status mdx-state-{state}' data-source='{name}' data-state='{state}'>"
+        f"<span class='mdx-source-name'>{name}</span> <span class='mdx-dot'></span>"
+        f"<span class='mdx-state'>{_label(_state(status))}</span>{detail}</span>"
+    )
 
 
 class LogBuffer(logging.Handler):

@@ -86,6 +86,7 @@ CSS = f"""
 .mdx-state-error .mdx-dot {{ background: var(--mdx-down); }}
 .mdx-state-error .mdx-state {{ color: var(--mdx-down); }}
 .mdx-status .mdx-sep {{ color: var(--mdx-faint); margin: 0 6px; }}
+.mdx-status .mdx-source-name {{ color: var(--mdx-text); margin-right: 4px; }}
 
 /* tiles */
 .mdx-tiles .widget-html-content {{ display: flex; gap: 6px; flex-wrap: nowrap; }}

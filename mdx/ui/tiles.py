@@ -10,29 +10,13 @@ than nine. ``Tiles.update(values)`` takes a ``TileValues`` of plain floats (None
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import ipywidgets as widgets
 
 from . import fmt
 from .base import Panel, html, set_html
-
-
-@dataclass(frozen=True, slots=True)
-class TileValues:
-    last: float | None = None
-    change_pct: float | None = None  # over the session (first trade seen) unless the venue says 24h
-    change_basis: str = "session"
-    bid: float | None = None
-    ask: float | None = None
-    spread_bps: float | None = None
-    imbalance: float | None = None
-    bar_volume: float | None = None
-    timeframe: str = ""
-    rate: float | None = None  # messages per second for the symbol
-    age_ms: float | None = None  # since the symbol's last event
-    stale_after_ms: float = 5000.0
-
+from .values import TileValues
 
 # name -> label; the order is the order on screen
 TILES = {

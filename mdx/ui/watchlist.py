@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
 import ipywidgets as widgets
-import numpy as np
 
 from . import fmt, theme
 from .base import Panel, html, set_html
 from .data import sparkline_points
+from .values import WatchValues
 
 SPARK_W, SPARK_H = 74, 20
 
@@ -25,14 +24,6 @@ SPARK_W, SPARK_H = 74, 20
 def slug(symbol: str) -> str:
     """``BTC/USDT:USDT`` -> ``btc-usdt-usdt`` (for DOM classes)."""
     return re.sub(r"[^a-z0-9]+", "-", symbol.lower()).strip("-")
-
-
-@dataclass(frozen=True, slots=True)
-class WatchValues:
-    last: float | None = None
-    change_pct: float | None = None
-    spread_bps: float | None = None
-    prices: np.ndarray = field(default_factory=lambda: np.empty(0))  # recent prices for the sparkline
 
 
 class Watchlist(Panel):
@@ -82,7 +73,7 @@ class Watchlist(Panel):
             self.boxes[symbol].add_class("mdx-selected")
         self.selected = symbol
 
-    def update(self, values: dict[str, WatchValues]) -> int:
+    def update(self, values: Mapping[str, WatchValues]) -> int:
         """Redraw rows whose values changed; returns how many did."""
         changed = 0
         for symbol, v in values.items():

@@ -1,0 +1,56 @@
+"""Plain values the monitor's panels show: what ``MonitorModel`` produces and the widgets draw.
+
+Frozen dataclasses of floats, strings and arrays (None = unknown, drawn as a dash), so the model can be
+built and tested without ipywidgets or bqplot, and a panel can be fed by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class TileValues:
+    """The headline tiles of the selected symbol."""
+
+    last: float | None = None
+    change_pct: float | None = None  # over the session (first trade seen) unless the venue says 24h
+    change_basis: str = "session"
+    bid: float | None = None
+    ask: float | None = None
+    spread_bps: float | None = None
+    imbalance: float | None = None
+    bar_volume: float | None = None
+    timeframe: str = ""
+    rate: float | None = None  # messages per second for the symbol
+    age_ms: float | None = None  # since the symbol's last event
+    stale_after_ms: float = 5000.0
+
+
+@dataclass(frozen=True, slots=True)
+class WatchValues:
+    """One watchlist row."""
+
+    last: float | None = None
+    change_pct: float | None = None
+    spread_bps: float | None = None
+    prices: np.ndarray = field(default_factory=lambda: np.empty(0))  # recent prices for the sparkline
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInfo:
+    """What the status line shows besides the session's own ``SessionStatus``."""
+
+    symbols: int = 0
+    rate: float | None = None  # messages per second, all symbols
+    events: int = 0
+    rejected: int = 0
+    rejected_reason: str = ""
+    refresh_hz: float = 0.0
+    refresh_ms: float | None = None
+    now_ns: int = 0  # the session clock's now, for "next try in"
+
+
+__all__ = ["StatusInfo", "TileValues", "WatchValues"]
