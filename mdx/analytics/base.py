@@ -26,7 +26,7 @@ import pandas as pd
 
 class Indicator:
     """Base of the streaming indicators. Subclasses set ``inputs``/``outputs`` and implement ``update``,
-    ``reset``, ``ready``, ``_batch(*columns)`` and ``_label`` (the parameters in ``name``)."""
+    ``reset``, ``ready``, ``_batch(*columns)``, and ``_label`` when ``name`` shows more than ``n``."""
 
     __slots__ = ()
     inputs: tuple[str, ...] = ("close",)
@@ -70,7 +70,9 @@ class Indicator:
         return type(self).__name__.lower() + (f"_{label}" if label else "")
 
     def _label(self) -> str:
-        return ""
+        """The parameters shown in ``name``: the period ``n`` by default."""
+        n = getattr(self, "n", None)
+        return "" if n is None else str(n)
 
 
 __all__ = ["Indicator"]

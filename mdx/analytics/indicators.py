@@ -220,9 +220,6 @@ class SMA(_Windowed):
     def _batch(self, close: pd.Series) -> pd.Series:
         return sma(close, self.n)
 
-    def _label(self) -> str:
-        return str(self.n)
-
 
 class _Moments:
     """Rolling mean/variance of the last ``n`` valid values; mirrors ``kernels.moments_kernel``."""
@@ -343,9 +340,6 @@ class EMA(Indicator):
     def _batch(self, close: pd.Series) -> pd.Series:
         return ema(close, self.n)
 
-    def _label(self) -> str:
-        return str(self.n)
-
 
 class RSI(Indicator):
     """Streaming Wilder RSI (TA-Lib seed); equals ``rsi(x, n)``."""
@@ -401,9 +395,6 @@ class RSI(Indicator):
 
     def _batch(self, close: pd.Series) -> pd.Series:
         return rsi(close, self.n)
-
-    def _label(self) -> str:
-        return str(self.n)
 
 
 class Returns(Indicator):
@@ -472,9 +463,6 @@ class RollingVolatility(_Windowed):
 
     def _batch(self, close: pd.Series) -> pd.Series:
         return rolling_volatility(close, self.n)
-
-    def _label(self) -> str:
-        return str(self.n)
 
 
 class ZScore(_Windowed):
