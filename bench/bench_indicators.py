@@ -41,6 +41,7 @@ STREAMING: dict[str, Callable[[], object]] = {
     "RollingVolatility(20)": lambda: ind.RollingVolatility(20),
     "ZScore(20)": lambda: ind.ZScore(20),
     "ZScore(200)": lambda: ind.ZScore(200),
+    "Bollinger(20, 2)": lambda: ind.Bollinger(20, 2.0),
 }
 
 BATCH: dict[str, tuple[Callable[[pd.Series], object], Callable[[pd.Series], object]]] = {
@@ -54,7 +55,17 @@ BATCH: dict[str, tuple[Callable[[pd.Series], object], Callable[[pd.Series], obje
         lambda s: np.log(s / s.shift()).rolling(20).std(),
     ),
     "zscore(20)": (lambda s: ind.zscore(s, 20), lambda s: (s - s.rolling(20).mean()) / s.rolling(20).std()),
+    "bollinger(20, 2)": (lambda s: ind.bollinger(s, 20, 2.0), lambda s: pd_bollinger(s, 20, 2.0)),
+    "vwap (price x volume)": (
+        lambda s: ind.vwap(s, s * 1e-4),
+        lambda s: (s * (s * 1e-4)).cumsum() / (s * 1e-4).cumsum(),
+    ),
 }
+
+
+def pd_bollinger(s: pd.Series, n: int, k: float) -> pd.DataFrame:
+    middle, width = s.rolling(n).mean(), k * s.rolling(n).std(ddof=0)
+    return pd.DataFrame({"upper": middle + width, "middle": middle, "lower": middle - width})
 
 
 class _Noop:
