@@ -120,6 +120,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from .clock import SimulatedClock
+    from .events import Bar
     from .market.bars import bars_to_frame
     from .session import Session
     from .sources.replay import ReplaySource
@@ -138,7 +139,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             f"mid {book.mid:.8g}, spread {book.spread_bps:.2f} bps"
         )
     tf = args.timeframe
-    for key in session.cache.keys("bar"):
+    for key in session.cache.keys(Bar):
         bars = session.cache.bars(key, tf, include_open=True)
         print(f"  {key[0]} {key[1]} {tf}: {len(bars)} bars; last {min(args.bars, len(bars))}:")
         if bars:
