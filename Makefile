@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8866
 ARGS   ?=
 
-.PHONY: dashboard test lint bench screenshot clean
+.PHONY: dashboard test lint bench fuzz screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "mdx needs Python >= 3.11, found " + sys.version'
@@ -37,6 +37,9 @@ bench: $(VENV)/.installed-test
 	  echo "== $$script"; $(BIN)/python $$script || exit 1; done
 	echo "== bench/bench_ui.py"; $(BIN)/python bench/bench_ui.py refresh --kernel
 	$(BIN)/python bench/bench_ui.py browser
+
+fuzz: $(VENV)/.installed-test  # the fuzz suite, long: thousands of examples per property
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -m fuzz -q -p no:cacheprovider --timeout=3600 $(ARGS)
 
 screenshot: $(VENV)/.installed-test
 	MDX_SCREENSHOT=docs/monitor.png $(BIN)/python -m pytest tests/test_browser.py -q
