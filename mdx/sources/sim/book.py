@@ -5,11 +5,16 @@ asks are ``+ticks``, bids ``-ticks``. Amounts are integer lots, so depth consume
 Each side remembers the last *published* amount of every level it touched, so ``changes()`` returns
 exactly the levels whose amount differs from what the last delta said (``0`` = deleted).
 
-The liquidity model (``SimBook.update``): the top of each side sits at the target best bid/ask around
-the fair mid; levels that the fair price ran through are removed, the gap it opened behind is filled
-with new levels at random distances (mean ``gap`` ticks, ~a tenth of a 100 ms move), a few levels
-near the top are resized, cancelled or added, and the far end is trimmed or extended to ``depth``.
-Level amounts are lognormal around a median that grows with distance from the top.
+The liquidity model (``SimBook.update``), with the symbol's calibrated figures (see ``specs``): the top
+of each side sits at the target best bid/ask around the fair mid; levels that the fair price ran
+through are removed, the gap it opened behind is filled with new levels at random distances (mean
+``level_gap`` ticks), a few levels near the top are resized, and the far end is trimmed or extended
+to ``depth`` levels. Level notionals are lognormal (``level_sigma``) around a mean that grows with
+the distance from the top (``level_notional``, ``level_growth`` per bps); the best level is the
+market makers' queue, much larger (``top_notional``, ``top_sigma``), and when the touch moves the
+level left behind becomes an ordinary one (the makers requote). Between updates the simulator
+changes the size of the best levels (``touch``), trades consume them (``take``), and after a trade
+swept the best level the other side steps up to close the spread (``follow``).
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ from bisect import bisect_left, insort
 
 import numpy as np
 
-from .specs import SECONDS_PER_YEAR, SymbolSpec
+from .specs import SymbolSpec
 
 BLOCK = 4096
+# The touch is always a level and the gap behind it is refilled at every update, which makes the book
+# ~16% denser near the top than the gap process alone (measured): new gaps are drawn this much wider.
+GAP_STRETCH = 1.19
 
 
 class Draws:
@@ -58,12 +66,13 @@ class Draws:
 class SimSide:
     """One side of the book: ``keys`` (signed ticks, best first) and ``lots`` by key."""
 
-    __slots__ = ("_published", "keys", "lots")
+    __slots__ = ("_published", "keys", "lots", "touch")
 
     def __init__(self) -> None:
         self.keys: list[int] = []
         self.lots: dict[int, int] = {}
         self._published: dict[int, int] = {}
+        self.touch: int | None = None  # the key of the market makers' level (the best when placed)
 
     def set(self, key: int, lots: int) -> None:
         old = self.lots.get(key)
@@ -124,23 +133,29 @@ class SimSide:
         out.sort()
         return out
 
-    def take(self, lots: int, max_levels: int) -> list[tuple[int, int]]:
-        """A taker order of ``lots`` walking from the best level: ``(key, filled lots)`` per level.
-        Stops after ``max_levels`` levels (the rest is cancelled) and never empties the side."""
-        fills: list[tuple[int, int]] = []
+    def take(self, fills: list[int], max_levels: int) -> list[tuple[int, int]]:
+        """A taker order matching maker orders of ``fills`` lots in turn from the best level:
+        ``(key, lots)`` per trade, one per maker order (the last order of a level fills what is left
+        of it). Stops when it emptied ``max_levels`` levels (the rest of the order is cancelled) and
+        never empties the side."""
+        trades: list[tuple[int, int]] = []
         keys, book = self.keys, self.lots
-        while lots > 0 and len(fills) < max_levels and len(keys) > 1:
+        emptied = 0
+        for lots in fills:
+            if len(keys) < 2:
+                break
             key = keys[0]
             available = book[key]
-            if lots >= available:
-                fills.append((key, available))
-                self.delete_at(0)
-                lots -= available
-            else:
-                fills.append((key, lots))
+            if lots < available:
+                trades.append((key, lots))
                 self.set(key, available - lots)
-                lots = 0
-        return fills
+            else:
+                trades.append((key, available))
+                self.delete_at(0)
+                emptied += 1
+                if emptied >= max_levels:
+                    break
+        return trades
 
 
 class SimBook:
@@ -150,12 +165,15 @@ class SimBook:
         "_draws",
         "_gap_scale",
         "_growth",
+        "_level_lots",
         "_offset_i",
         "_offsets",
         "_rng",
+        "_sigma",
         "_size_i",
         "_sizes",
         "_top_lots",
+        "_top_sigma",
         "asks",
         "bids",
         "depth",
@@ -167,11 +185,13 @@ class SimBook:
         self.depth = depth
         self._rng = rng
         self._draws = draws
-        move_ticks = spec.price * spec.vol / math.sqrt(SECONDS_PER_YEAR * 10.0) / spec.tick  # 1-sigma, 100 ms
-        gap = max(1.0, move_ticks / 10.0)
-        self._gap_scale = max(gap - 0.5, 0.25)
-        self._growth = 2.0 / (depth * gap)  # level size x3 at the far end of the book
-        self._top_lots = spec.level_notional / spec.price / spec.lot
+        self._gap_scale = gap_scale(spec.level_gap * GAP_STRETCH)
+        self._sigma = spec.level_sigma
+        lots = spec.price * spec.lot
+        self._level_lots = spec.level_notional / lots * math.exp(-0.5 * spec.level_sigma**2)  # median
+        self._growth = spec.level_growth * 1e4 * spec.tick / spec.price  # per tick from the top
+        self._top_lots = spec.top_notional / lots
+        self._top_sigma = spec.top_sigma
         # running sums of random gaps (a block at a time): level positions relative to any start
         self._offsets: list[int] = [0]
         self._offset_i = 0
@@ -195,9 +215,11 @@ class SimBook:
         return [offset - base for offset in offsets[i:end]]
 
     def _take_sizes(self, count: int) -> list[float]:
+        """``count`` lognormal multipliers with median 1 and the levels' sigma."""
         sizes, z = self._sizes, self._size_i
         if len(sizes) - z < count:
-            sizes = sizes[z:] + (self._top_lots * np.exp(self._rng.standard_normal(BLOCK + count))).tolist()
+            fresh = np.exp(self._sigma * self._rng.standard_normal(BLOCK + count))
+            sizes = sizes[z:] + fresh.tolist()
             z = 0
         self._sizes, self._size_i = sizes, z + count
         return sizes[z : z + count]
@@ -206,10 +228,12 @@ class SimBook:
         """Keys ``start + offsets`` and their lots: lognormal around a median that grows with the
         distance from ``top``."""
         keys = [start + offset for offset in offsets]
-        growth = self._growth
-        base = 1.0 - top * growth
+        growth, median = self._growth, self._level_lots
         sizes = self._take_sizes(len(keys))
-        return keys, [int(size * (base + key * growth)) + 1 for key, size in zip(keys, sizes, strict=True)]
+        return keys, [
+            int(size * median * (1.0 + (key - top) * growth)) + 1
+            for key, size in zip(keys, sizes, strict=True)
+        ]
 
     def update(self, fair_ticks: float, spread: int) -> None:
         """Move the book to a fair mid of ``fair_ticks`` with a top-of-book spread of ``spread`` ticks."""
@@ -226,26 +250,29 @@ class SimBook:
             return
         span = keys[0] - top if keys else 1
         new_keys, new_lots = self._new_levels(top, top, self._take_offsets(span=span))
+        new_lots[0] = self._touch_size()
+        left = side.touch
         side.insert_front(new_keys, new_lots)
+        side.touch = top
+        if left is not None and left in side.lots:  # the makers' queue moved to the new touch
+            _, (lots,) = self._new_levels(left, top, [0])
+            side.set(left, lots)
 
     def _churn(self, side: SimSide) -> None:
-        """A few order arrivals and cancellations near the top (biased towards the best levels)."""
+        """Orders joining and leaving levels behind the touch (biased towards the top): a few levels
+        get a fresh size for their distance from the top, which keeps the calibrated profile as the
+        price moves. Levels come and go only with the price (``_reposition``, ``follow``), trades and
+        the far end, so the calibrated spacing holds."""
         draws = self._draws
-        for _ in range(int(draws.uniform() * 4.0)):
-            keys = side.keys
-            u = draws.uniform()
-            index = int(u * u * min(len(keys), 50))
-            key = keys[index]
-            action = draws.uniform()
-            if action < 0.5:
-                side.set(key, max(1, int(side.lots[key] * math.exp(0.6 * draws.normal()))))
-            elif action < 0.75 and index > 0:
-                side.delete_at(index)
-            else:
-                new_key = key + 1 + int(draws.uniform() * 2.0 * self._gap_scale)
-                if new_key not in side.lots:
-                    _, (lots,) = self._new_levels(new_key, keys[0], [0])
-                    side.set(new_key, lots)
+        keys = side.keys
+        reach = len(keys) - 1
+        count = int(draws.uniform() * 8.0) if reach else 0
+        if count:
+            top, growth, median = keys[0], self._growth, self._level_lots
+            for size in self._take_sizes(count):
+                u = draws.uniform()
+                key = keys[1 + int(u * u * reach)]
+                side.set(key, int(size * median * (1.0 + (key - top) * growth)) + 1)
 
     def _keep_depth(self, side: SimSide) -> None:
         depth = self.depth
@@ -258,10 +285,43 @@ class SimBook:
             new_keys, new_lots = self._new_levels(start, keys[0], offsets)
             side.append_back(new_keys, new_lots)
 
+    def follow(self, swept: SimSide, spread: int) -> None:
+        """After a taker order emptied the best level(s) of ``swept``, the other side's makers step up
+        to ``spread`` ticks from its new best (within milliseconds on Binance): a new touch level there.
+        The levels behind it are left as they are until the next update."""
+        if swept is self.asks:
+            side, top = self.bids, -(self.asks.keys[0] - spread)
+        else:
+            side, top = self.asks, -self.bids.keys[0] + spread
+        if side.keys[0] > top:
+            side.set(top, self._touch_size())
+            side.touch = top
+
+    def _touch_size(self) -> int:
+        return int(self._top_lots * math.exp(self._top_sigma * self._draws.normal())) + 1
+
+    def touch(self, side: SimSide, lots: int, add: bool) -> bool:
+        """A maker order of ``lots`` joins (``add``) or leaves the best level of ``side``; a
+        cancellation never empties the level (at most half of it goes). True when the size changed."""
+        key = side.keys[0]
+        old = side.lots[key]
+        new = old + lots if add else old - lots if lots < old else max(1, old // 2)
+        if new == old:
+            return False
+        side.set(key, new)
+        return True
+
     def top(self) -> tuple[int, int, int, int]:
         """``(best bid ticks, lots, best ask ticks, lots)``."""
         bid, ask = self.bids.keys[0], self.asks.keys[0]
         return -bid, self.bids.lots[bid], ask, self.asks.lots[ask]
 
 
-__all__ = ["BLOCK", "Draws", "SimBook", "SimSide"]
+def gap_scale(mean_gap: float) -> float:
+    """The scale ``s`` for which ``1 + floor(exponential(s))`` has mean ``mean_gap`` ticks (>= 1)."""
+    if mean_gap <= 1.0 + 1e-6:
+        return 1e-9
+    return 1.0 / math.log(mean_gap / (mean_gap - 1.0))
+
+
+__all__ = ["BLOCK", "Draws", "SimBook", "SimSide", "gap_scale"]

@@ -1,19 +1,29 @@
-"""The embedded default source: a seeded, endless market simulator.
+"""The embedded default source: a seeded, endless market simulator calibrated on real data.
 
     Simulator(("BTC/USDT", "ETH/USDT"), seed=7)  ->  BookSnapshot + Quote per symbol at start, then
-    per symbol: BookDelta every 50-100 ms, Quote when the top changes, Trades at ~6-12 orders/s
+    per symbol: a BookDelta every 100 ms, a Quote at every top-of-book change, Trades
+
+BTC/USDT and ETH/USDT follow figures fitted on real Binance spot captures, other symbols scaled
+versions of them (see ``specs`` and ``calibrate``): for BTC/USDT about 10 deltas, 110 quotes and 30
+trades per second, a one-tick spread, ~2.8 M USD per side within 10 bps of the mid.
 
 How it works, per 1 s frame (``price.FRAME_NS``):
 
 - ``FactorModel`` draws the fair mid of every symbol on a 50 ms grid: market factor + idiosyncratic
   Student-t shocks, GARCH(1,1) variance regime (see ``price``).
-- Each symbol's ``SimBook`` (see ``book``) follows the fair mid at every book update; the levels it
-  changed since the last update become one ``BookDelta`` (contiguous update ids, absolute amounts,
-  ``0`` deletes), followed by a ``Quote`` (``seq`` = the delta's ``seq``) when the top changed.
-- Taker orders arrive as a Poisson process whose rate scales with volatility; the side leans towards
-  the fair price (buyers lift a stale ask); the size is lognormal (heavy-tailed, like real flow). An
-  order walks the book from the best level and prints one ``Trade`` per level filled (sequential ids),
-  consuming that depth, which the next delta publishes.
+- Each symbol's ``SimBook`` (see ``book``) follows the fair mid at every book update, every 100 ms
+  like Binance's ``depth@100ms``; the levels that changed since the last update become one
+  ``BookDelta`` (contiguous update ids, absolute amounts, ``0`` deletes), followed by a ``Quote``
+  (``seq`` = the delta's ``seq``) when the top changed. The spread is the calibrated one, now and then
+  wider (more often when volatility is high).
+- Between updates, taker orders and maker orders at the touch arrive as Poisson processes whose rates
+  scale with volatility. A taker order's side leans towards the fair price (buyers lift a stale ask);
+  it matches a calibrated number of maker orders, each of a calibrated notional (quantile tables
+  fitted on the captures' trades), from the best level on: one ``Trade`` per maker order and level
+  (sequential ids), consuming depth; when it swept the best level, the other side's makers step up to
+  the usual spread from the new best. A maker order at the touch joins or leaves the best bid or ask.
+  Either changes the top of the book, and a ``Quote`` follows at once, like Binance's real-time
+  ``bookTicker``: it carries the last delta's ``seq``, and the next delta publishes the net change.
 - Events of all symbols are merged by event time (ms, like venue timestamps); ``ts_recv`` adds a
   seeded latency of ~2 ms and is kept monotone in stream order (pacing follows it).
 
@@ -42,11 +52,12 @@ from ...stats import Rejections
 from ..base import paced
 from .book import Draws, SimBook, SimSide
 from .price import FRAME_NS, STEP_NS, STEPS, FactorModel
-from .specs import SECONDS_PER_YEAR, SymbolSpec, symbol_spec
+from .specs import SECONDS_PER_YEAR, TRADE_PROBS, UPDATE_MS, SymbolSpec, symbol_spec
 
 MS = 1_000_000
-_TRADE_SIZE_SIGMA = 2.3  # lognormal sigma of taker order notionals (Binance BTCUSDT: mean/median ~ 35)
 _MAX_WALK = 8  # levels one taker order may sweep
+_MEAN_VOL = 0.92  # the mean of the price model's volatility multiplier sqrt(h): rates scale with sqrt(h) / it
+_PROBS = np.array(TRADE_PROBS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,16 +105,22 @@ class _SymbolState:
     __slots__ = (
         "amount_scale",
         "book",
+        "count_knots",
+        "fill_knots",
+        "lots_per_notional",
         "move_ticks",
         "next_update",
         "price_scale",
         "quoted",
         "resync_due",
         "seq",
-        "size_mu",
         "spec",
         "symbol",
+        "touch_mu",
+        "touch_rate",
         "trade_id",
+        "wide_prob",
+        "wide_scale",
     )
 
     def __init__(self, spec: SymbolSpec, book: SimBook, start_ns: int) -> None:
@@ -120,7 +137,14 @@ class _SymbolState:
         self.resync_due = 0
         step_sigma = spec.vol / math.sqrt(SECONDS_PER_YEAR * STEPS)
         self.move_ticks = max(1.0, spec.price * step_sigma / spec.tick)  # 1-sigma move of a 50 ms step
-        self.size_mu = math.log(spec.trade_notional / spec.price / spec.lot)
+        self.lots_per_notional = 1.0 / (spec.tick * spec.lot)  # / the price in ticks: lots per notional
+        self.fill_knots = np.log(np.array(spec.fill_notional))
+        self.count_knots = np.array(spec.fills_per_order)
+        # maker orders at the touch make the top-of-book updates that book updates and takers do not
+        self.touch_rate = max(0.0, spec.quote_rate - 1000.0 / UPDATE_MS - spec.order_rate)
+        self.touch_mu = math.log(spec.touch_notional)
+        self.wide_prob = spec.wide_share
+        self.wide_scale = max(1.0, spec.wide_ticks - spec.spread_ticks - 1.0) / math.log(2.0)  # median
 
     def price(self, ticks: int) -> float:
         return ticks / self.price_scale
@@ -161,7 +185,8 @@ class Simulator:
     """A seeded market of ``symbols``: L2 books, quotes and trades (see the module docstring).
 
     ``start_ns=None`` starts now (wall clock, rounded to the ms). ``speed`` paces ``stream`` (1.0 = real
-    time, 10.0 = ten times faster). ``depth`` is the number of levels per side."""
+    time, 10.0 = ten times faster). ``depth`` is the number of levels per side (None: each symbol's own,
+    ~30 bps deep, at most 1000 like Binance's REST snapshot)."""
 
     name = "sim"
     endless = True
@@ -175,7 +200,7 @@ class Simulator:
         exchange: str = "sim",
         faults: SimFaults | None = None,
         speed: float = 1.0,
-        depth: int = 200,
+        depth: int | None = None,
     ) -> None:
         if isinstance(symbols, str):
             symbols = (symbols,)
@@ -185,8 +210,8 @@ class Simulator:
         self.specs: dict[str, SymbolSpec] = {symbol: symbol_spec(symbol) for symbol in self.symbols}
         if not isinstance(seed, int):
             raise ConfigError(f"seed must be an int, got {seed!r}")
-        if not (isinstance(depth, int) and depth >= 5):
-            raise ConfigError(f"depth must be an int >= 5, got {depth!r}")
+        if not (depth is None or (isinstance(depth, int) and depth >= 5)):
+            raise ConfigError(f"depth must be None or an int >= 5, got {depth!r}")
         if not speed > 0:
             raise ConfigError(f"speed must be > 0 (inf: as fast as possible), got {speed!r}")
         self.seed = seed
@@ -225,7 +250,8 @@ class _Run:
         specs = [sim.specs[symbol] for symbol in sim.symbols]
         self.model = FactorModel(specs, rng)
         self.states = [
-            _SymbolState(spec, SimBook(spec, rng, self.draws, sim.depth), sim.start_ns) for spec in specs
+            _SymbolState(spec, SimBook(spec, rng, self.draws, sim.depth or spec.book_levels), sim.start_ns)
+            for spec in specs
         ]
         self.last_recv = 0
 
@@ -262,36 +288,45 @@ class _Run:
     def _frame(
         self, state: _SymbolState, start: int, fair: list[float], vol: float, sink: list[_Record]
     ) -> None:
-        """Book updates every 50-100 ms and taker orders (Poisson, rate x volatility) of one frame,
-        in time order; the book update goes first when both fall on the same ms."""
+        """Book updates every 100 ms, taker orders and maker orders at the touch (Poisson, rate x
+        volatility) of one frame, in time order; the book update goes first on the same ms."""
         draws, rng, spec = self.draws, self.rng, state.spec
         end = start + FRAME_NS
-        updates: list[int] = []
+        items: list[tuple[int, int, int]] = []  # (ts, 0 update / 1 taker / 2 touch, index)
         t = state.next_update
         while t < end:
-            updates.append(t)
-            t += (50 + int(draws.uniform() * 51.0)) * MS
+            items.append((t, 0, 0))
+            t += UPDATE_MS * MS
         state.next_update = t
-        n = int(rng.poisson(spec.trade_rate * vol))
-        times: list[int] = []
-        sizes: list[float] = []
+        activity = vol / _MEAN_VOL
+        n = int(rng.poisson(spec.order_rate * activity))
+        m = int(rng.poisson(state.touch_rate * activity))
+        fills: list[float] = []
+        bounds: list[int] = [0]
+        touches: list[float] = []
         if n:
-            times = (np.sort(rng.integers(0, 1000, n)) * MS + start).tolist()
-            sizes = rng.lognormal(state.size_mu, _TRADE_SIZE_SIGMA, n).tolist()
-        wide = min(0.5, 0.04 * vol * vol)  # spreads widen when volatility is high
-        i = j = 0
-        while i < len(updates) or j < n:
-            if j >= n or (i < len(updates) and updates[i] <= times[j]):
-                ts = updates[i]
+            counts = np.interp(rng.random(n), _PROBS, state.count_knots).astype(np.int64)  # >= 1
+            bounds += np.cumsum(counts).tolist()
+            fills = np.exp(np.interp(rng.random(bounds[-1]), _PROBS, state.fill_knots)).tolist()
+            times = (rng.integers(0, 1000, n) * MS + start).tolist()
+            items += [(ts, 1, i) for i, ts in enumerate(times)]
+        if m:
+            touches = np.exp(state.touch_mu + spec.touch_sigma * rng.standard_normal(m)).tolist()
+            times = (rng.integers(0, 1000, m) * MS + start).tolist()
+            items += [(ts, 2, i) for i, ts in enumerate(times)]
+        items.sort()
+        wide = min(0.5, state.wide_prob * vol * vol)  # spreads widen more often when volatility is high
+        for ts, kind, i in items:
+            price = fair[(ts - start) // STEP_NS]
+            if kind == 0:
                 spread = spec.spread_ticks
                 if draws.uniform() < wide:
-                    spread += 1 + int(draws.exponential() * 1.5 * spread)
-                self._book_update(state, ts, fair[(ts - start) // STEP_NS], spread, sink)
-                i += 1
+                    spread += 1 + int(draws.exponential() * state.wide_scale)
+                self._book_update(state, ts, price, spread, sink)
+            elif kind == 1:
+                self._taker(state, ts, price, fills[bounds[i] : bounds[i + 1]], sink)
             else:
-                ts = times[j]
-                self._taker(state, ts, fair[(ts - start) // STEP_NS], sizes[j], sink)
-                j += 1
+                self._touch(state, ts, price, touches[i], sink)
 
     def _book_update(
         self, state: _SymbolState, ts: int, fair: float, spread: int, sink: list[_Record]
@@ -313,15 +348,21 @@ class _Run:
         if fields is not None:
             sink.append((ts, Quote, state.symbol, fields))
 
-    def _taker(self, state: _SymbolState, ts: int, fair: float, size: float, sink: list[_Record]) -> None:
-        """A taker order: buys lean towards a fair price above the mid; one ``Trade`` per level filled."""
+    def _taker(
+        self, state: _SymbolState, ts: int, fair: float, notionals: list[float], sink: list[_Record]
+    ) -> None:
+        """A taker order matching maker orders of ``notionals``: buys lean towards a fair price above
+        the mid; one ``Trade`` per maker order and level, then a ``Quote`` of the new top."""
         book = state.book
         mid = 0.5 * (book.asks.keys[0] - book.bids.keys[0])
         buy = self.draws.uniform() < 0.5 + 0.4 * math.tanh((fair - mid) / state.move_ticks)
         side: SimSide = book.asks if buy else book.bids
         sign, aggressor = (1, "buy") if buy else (-1, "sell")
         faults, draws = self.faults, self.fault_draws
-        for key, lots in side.take(max(1, int(size)), _MAX_WALK):
+        per_notional = state.lots_per_notional / fair
+        fills = [int(notional * per_notional) or 1 for notional in notionals]
+        best = side.keys[0]
+        for key, lots in side.take(fills, _MAX_WALK):
             state.trade_id += 1
             price, amount = state.price(sign * key), state.amount(lots)
             if faults.bad_value_prob and draws.uniform() < faults.bad_value_prob:
@@ -330,6 +371,17 @@ class _Run:
             sink.append(record)
             if faults.duplicate_prob and draws.uniform() < faults.duplicate_prob:
                 sink.append(record)
+        if side.keys[0] != best:
+            book.follow(side, state.spec.spread_ticks)
+        self._quote(state, ts, sink)
+
+    def _touch(self, state: _SymbolState, ts: int, fair: float, notional: float, sink: list[_Record]) -> None:
+        """A maker order of ``notional`` joins or leaves the best bid or ask; a ``Quote`` follows."""
+        quarter = int(self.draws.uniform() * 4.0)
+        side = state.book.bids if quarter < 2 else state.book.asks
+        lots = int(notional * state.lots_per_notional / fair) or 1
+        if state.book.touch(side, lots, add=quarter % 2 == 0):
+            self._quote(state, ts, sink)
 
     # -- faults -------------------------------------------------------------------------------------
 

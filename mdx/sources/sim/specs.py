@@ -1,12 +1,21 @@
 """Per-symbol market parameters for the simulator: price level, tick, lot, volatility, activity.
 
-Known base assets get levels from a table (rough 2024 USD levels); the quote currency converts them
-(``ETH/BTC`` comes out near 0.05). Unknown assets get a deterministic level from a hash of the name,
-so any unified symbol works and always looks the same. Ticks and lots follow Binance spot for the
-majors and a significant-digits rule otherwise (tick 0.1-1 bp of the price, lot worth 0.1-1 USD).
-Activity numbers are calibrated loosely on Binance spot BTCUSDT/ETHUSDT (August 2024): ~20 ticks
-between BTC levels, level notionals of a few k USD near the top, a heavy-tailed trade size with a
-median of ~40 USD. Less active symbols get wider spreads (1-2.5 bp).
+BTC/USDT and ETH/USDT use figures fitted on real Binance spot captures (``CALIBRATED``, produced by
+``python -m mdx.sources.sim.calibrate``, which also prints the simulator"s figures beside them): the
+spread in ticks and how often and how far it widens, the depth profile (ticks between levels, level
+notionals and their growth away from the mid, the size of the best level), the notional of single
+trades and the number of trades per taker order (tabulated quantiles), taker orders, book deltas and
+top-of-book updates per second, and the volatility of 1 s returns. The table is data in this file:
+the simulator never reads the captures.
+
+Other symbols get BTC/USDT"s figures scaled: notionals by the asset"s ``activity`` (and the quote
+currency), taker orders per second from the asset table, top-of-book updates in proportion, the
+spread by activity (1-2.5 bp for the less active), ticks between levels from the volatility.
+Known base assets get price levels from a table (rough 2024 USD levels, BTC and ETH those of the
+captures); the quote currency converts them (``ETH/BTC`` comes out near 0.05). Unknown assets get a
+deterministic level from a hash of the name, so any unified symbol works and always looks the same.
+Ticks and lots follow Binance spot for the majors and a significant-digits rule otherwise (tick
+0.1-1 bp of the price, lot worth 0.1-1 USD).
 """
 
 from __future__ import annotations
@@ -18,12 +27,116 @@ from dataclasses import dataclass
 from ...errors import ConfigError
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
+# probabilities at which the calibrated size distributions are tabulated (inverse CDF knots)
+TRADE_PROBS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0)
+BOOK_SPAN_BPS = 30.0  # the simulated book spans about this far from the mid on each side
+UPDATE_MS = 100  # book deltas every 100 ms, like Binance"s depth@100ms
 
-# base asset: (USD level, annualized volatility, loading on the market factor, arrivals/s, activity)
-# activity scales trade and level notionals relative to BTC.
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Figures fitted on a real capture (``calibrate.py``); notionals in the quote currency."""
+
+    capture: str
+    price: float  # median mid
+    spread_ticks: int  # median spread
+    wide_share: float  # share of time the spread is wider
+    wide_ticks: float  # median spread when wider
+    level_gap: float  # mean ticks between levels within 10 bps of the mid
+    level_notional: float  # mean level notional at the mid (the best level aside)
+    level_growth: float  # relative growth of the mean level notional per bps from the mid
+    level_sigma: float  # lognormal sigma of level notionals
+    top_notional: float  # median notional of the best level
+    top_sigma: float  # lognormal sigma of the best level"s notional
+    fill_notional: tuple[float, ...]  # notional of one trade (fill) at TRADE_PROBS
+    fills_per_order: tuple[float, ...]  # trades per taker order at TRADE_PROBS
+    order_rate: float  # taker orders per second
+    delta_rate: float  # book deltas per second
+    quote_rate: float  # top-of-book updates per second
+    touch_notional: float  # median size change of the best level at an unchanged price
+    touch_sigma: float  # lognormal sigma of those changes
+    vol: float  # annualized volatility of 1 s mid returns
+
+
+CALIBRATED: dict[str, Calibration] = {
+    "BTC/USDT": Calibration(
+        capture="Binance spot BTCUSDT, 2024-08-08 23:54 to 08-09 00:05 UTC",
+        price=61688.0,
+        spread_ticks=1,
+        wide_share=0.00661,
+        wide_ticks=104.0,
+        level_gap=25.5,
+        level_notional=10900.0,
+        level_growth=0.0,
+        level_sigma=1.84,
+        top_notional=120000.0,
+        top_sigma=1.35,
+        fill_notional=(
+            0.616,
+            1.23,
+            5.54,
+            5.55,
+            6.17,
+            41.3,
+            866.0,
+            3550.0,
+            6170.0,
+            20000.0,
+            44600.0,
+            427000.0,
+        ),
+        fills_per_order=(1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 6.0, 10.0, 21.7, 80.4, 735.0),
+        order_rate=11.0,
+        delta_rate=9.99,
+        quote_rate=113.0,
+        touch_notional=5050.0,
+        touch_sigma=1.92,
+        vol=0.666,
+    ),
+    "ETH/USDT": Calibration(
+        capture="Binance spot ETHUSDT, 2024-08-08 23:54 to 08-09 00:05 UTC",
+        price=2681.2,
+        spread_ticks=1,
+        wide_share=0.0043,
+        wide_ticks=8.5,
+        level_gap=2.29,
+        level_notional=9750.0,
+        level_growth=0.0608,
+        level_sigma=1.35,
+        top_notional=25900.0,
+        top_sigma=1.17,
+        fill_notional=(
+            0.267,
+            0.803,
+            2.95,
+            5.36,
+            5.36,
+            20.9,
+            467.0,
+            2140.0,
+            4290.0,
+            9960.0,
+            30700.0,
+            140000.0,
+        ),
+        fills_per_order=(1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 7.0, 11.0, 20.0, 37.4, 219.0),
+        order_rate=7.62,
+        delta_rate=9.95,
+        quote_rate=90.3,
+        touch_notional=2680.0,
+        touch_sigma=1.04,
+        vol=0.705,
+    ),
+}
+_REFERENCE = CALIBRATED["BTC/USDT"]  # what other symbols are scaled from
+_ETH = CALIBRATED["ETH/USDT"]
+
+# base asset: (USD level, annualized volatility, loading on the market factor, taker orders/s, activity)
+# activity scales notionals relative to BTC. BTC/USDT and ETH/USDT use CALIBRATED (so do the BTC and
+# ETH rows for other quotes: price level, volatility and taker orders per second).
 _ASSETS: dict[str, tuple[float, float, float, float, float]] = {
-    "BTC": (68_000.0, 0.55, 0.92, 12.0, 1.0),
-    "ETH": (3_300.0, 0.68, 0.82, 9.0, 0.8),
+    "BTC": (_REFERENCE.price, _REFERENCE.vol, 0.92, _REFERENCE.order_rate, 1.0),
+    "ETH": (_ETH.price, _ETH.vol, 0.82, _ETH.order_rate, 0.8),
     "SOL": (160.0, 0.80, 0.74, 6.0, 0.5),
     "BNB": (580.0, 0.55, 0.70, 3.0, 0.3),
     "XRP": (0.55, 0.75, 0.65, 4.0, 0.3),
@@ -59,18 +172,32 @@ _INCREMENTS: dict[str, tuple[float, float]] = {
 
 @dataclass(frozen=True, slots=True)
 class SymbolSpec:
-    """What the simulator needs to know about one symbol. Notionals are in the quote currency."""
+    """What the simulator needs to know about one symbol. Notionals are in the quote currency; the
+    fields from ``spread_ticks`` on mean what the ``Calibration`` fields of the same name mean."""
 
     symbol: str
     price: float  # initial mid
     tick: float
     lot: float
     vol: float  # annualized volatility of log returns
-    loading: float  # correlation of the symbol's returns with the market factor
-    trade_rate: float  # taker order arrivals per second at average volatility
-    trade_notional: float  # median taker order notional (lognormal)
-    level_notional: float  # median resting level notional at the top of the book
-    spread_ticks: int  # usual top-of-book spread
+    loading: float  # correlation of the symbol"s returns with the market factor
+    spread_ticks: int
+    wide_share: float
+    wide_ticks: float
+    level_gap: float
+    level_notional: float
+    level_growth: float
+    level_sigma: float
+    top_notional: float
+    top_sigma: float
+    fill_notional: tuple[float, ...]
+    fills_per_order: tuple[float, ...]
+    order_rate: float  # taker orders per second at average volatility
+    quote_rate: float  # top-of-book updates per second at average volatility
+    touch_notional: float
+    touch_sigma: float
+    book_levels: int  # levels per side of the simulated book
+    calibration: str = ""  # the capture the figures were fitted on; "" when scaled
 
     @property
     def price_decimals(self) -> int:
@@ -128,19 +255,73 @@ def symbol_spec(symbol: str) -> SymbolSpec:
     if tick == 0.0:
         tick = 10.0 ** (math.floor(math.log10(price)) - 4)  # 0.1-1 bp
         lot = min(1.0, 10.0 ** (math.floor(math.log10(10.0 / base_usd) + 0.5) - 1))  # ~0.1-1 USD
-    spread_bps = 0.0 if activity >= 0.5 else 1.0 if activity >= 0.15 else 2.5
+    price = round(round(price / tick) * tick, _decimals(tick))
+    cal = CALIBRATED.get(symbol.strip().upper())
+    if cal is None:
+        cal = _scaled(price, tick, vol, rate, activity, quote_usd)
+    bps_ticks = 1e-4 * price / tick  # ticks per basis point
     return SymbolSpec(
         symbol=symbol,
-        price=round(round(price / tick) * tick, _decimals(tick)),
+        price=price,
         tick=tick,
         lot=lot,
-        vol=vol,
+        vol=cal.vol,
         loading=loading,
-        trade_rate=rate,
-        trade_notional=40.0 * max(activity, 0.25) / quote_usd,
-        level_notional=5_000.0 * activity / quote_usd,
-        spread_ticks=max(1, round(spread_bps * 1e-4 * price / tick)),
+        spread_ticks=cal.spread_ticks,
+        wide_share=cal.wide_share,
+        wide_ticks=cal.wide_ticks,
+        level_gap=cal.level_gap,
+        level_notional=cal.level_notional,
+        level_growth=cal.level_growth,
+        level_sigma=cal.level_sigma,
+        top_notional=cal.top_notional,
+        top_sigma=cal.top_sigma,
+        fill_notional=cal.fill_notional,
+        fills_per_order=cal.fills_per_order,
+        order_rate=cal.order_rate,
+        quote_rate=cal.quote_rate,
+        touch_notional=cal.touch_notional,
+        touch_sigma=cal.touch_sigma,
+        book_levels=min(1000, max(100, math.ceil(BOOK_SPAN_BPS * bps_ticks / cal.level_gap))),
+        calibration=cal.capture,
     )
 
 
-__all__ = ["SECONDS_PER_YEAR", "SymbolSpec", "symbol_spec"]
+def _scaled(
+    price: float, tick: float, vol: float, rate: float, activity: float, quote_usd: float
+) -> Calibration:
+    """BTC/USDT"s figures for another symbol: notionals scaled by activity (trade sizes no less than a
+    quarter of BTC"s), rates by the asset"s taker orders per second, ticks between levels a tenth of a
+    1-sigma 100 ms move, the spread 0 / 1 / 2.5 bp (at least one tick) by activity."""
+    ref = _REFERENCE
+    spread_bps = 0.0 if activity >= 0.5 else 1.0 if activity >= 0.15 else 2.5
+    spread = max(1, round(spread_bps * 1e-4 * price / tick))
+    bps_ticks = 1e-4 * price / tick
+    ref_bps_ticks = 1e-4 * ref.price / _INCREMENTS["BTC/USDT"][0]
+    gap = max(1.0, price * vol / math.sqrt(SECONDS_PER_YEAR * 10.0) / tick / 10.0)
+    depth_per_bps = ref.level_notional * ref_bps_ticks / ref.level_gap * activity / quote_usd
+    trades = max(activity, 0.25) / quote_usd
+    return Calibration(
+        capture="",
+        price=price,
+        spread_ticks=spread,
+        wide_share=ref.wide_share,
+        wide_ticks=max(spread + 1.0, ref.wide_ticks / ref_bps_ticks * bps_ticks),
+        level_gap=gap,
+        level_notional=depth_per_bps * gap / bps_ticks,
+        level_growth=ref.level_growth,
+        level_sigma=ref.level_sigma,
+        top_notional=ref.top_notional * activity / quote_usd,
+        top_sigma=ref.top_sigma,
+        fill_notional=tuple(v * trades for v in ref.fill_notional),
+        fills_per_order=ref.fills_per_order,
+        order_rate=rate,
+        delta_rate=ref.delta_rate,
+        quote_rate=ref.quote_rate * rate / ref.order_rate,
+        touch_notional=ref.touch_notional * activity / quote_usd,
+        touch_sigma=ref.touch_sigma,
+        vol=vol,
+    )
+
+
+__all__ = ["CALIBRATED", "SECONDS_PER_YEAR", "TRADE_PROBS", "Calibration", "SymbolSpec", "symbol_spec"]
