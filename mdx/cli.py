@@ -1,12 +1,20 @@
-"""The ``mdx`` command: monitor, record, replay."""
+"""The ``mdx`` command: monitor, record, replay.
+
+Arguments are checked before any work starts: a bad option value is an argparse error (usage, one line,
+exit 2), and an ``MdxError`` from a command (an unknown exchange, a missing or unreadable file) is one line
+``mdx COMMAND: message`` on stderr with exit 2. ``mdx replay`` fails the same way when a file yields no
+events at all; ``mdx monitor`` checks its sources before it starts Voilà.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from .config import DEFAULT_SYMBOLS, Settings
 from .errors import MdxError
@@ -30,6 +38,32 @@ def _symbols(value: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in value.split(",") if s.strip())
 
 
+def _positive(*, finite: bool) -> Callable[[str], float]:
+    """An argparse type: a float > 0 (and finite when ``finite``), else a one-line error."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+        if not number > 0 or (finite and not math.isfinite(number)):
+            bound = "a finite number > 0" if finite else "a number > 0 (inf: as fast as possible)"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value!r}")
+        return number
+
+    return parse
+
+
+def _recording_path(value: str) -> Path:
+    """An argparse type: a path a recording can be written to (``mdx.io.recording.check_output``)."""
+    from .io.recording import check_output
+
+    try:
+        return check_output(value)
+    except MdxError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
@@ -44,7 +78,12 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
         help="comma-separated unified symbols (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (default: 7)")
-    parser.add_argument("--speed", type=float, default=1.0, help="playback speed x real time (default: 1)")
+    parser.add_argument(
+        "--speed",
+        type=_positive(finite=False),
+        default=1.0,
+        help="playback speed x real time (default: 1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,9 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     record = commands.add_parser("record", help="record normalized events from a source to a file")
     _add_source_options(record)
-    record.add_argument("--out", required=True, help="output file (.mdx.jsonl.gz)")
     record.add_argument(
-        "--seconds", type=float, default=60.0, help="event-time seconds to record (default: 60)"
+        "--out",
+        required=True,
+        type=_recording_path,
+        help="output file: NAME.mdx.jsonl.gz (or NAME.mdx.jsonl, not compressed) in an existing folder",
+    )
+    record.add_argument(
+        "--seconds",
+        type=_positive(finite=True),
+        default=60.0,
+        help="event-time seconds to record (default: 60)",
     )
     record.add_argument(
         "--realtime",
@@ -121,10 +168,13 @@ def cmd_record(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from .clock import SimulatedClock
     from .events import Bar
+    from .io.capture import check_capture
     from .market.bars import bars_to_frame
     from .session import Session
     from .sources.replay import ReplaySource
 
+    for path in args.paths:  # a file that yields no event at all is an error, not an empty summary
+        check_capture(path)
     session = Session(ReplaySource(args.paths), timeframes=(args.timeframe,), clock=SimulatedClock())
     started = time.perf_counter()
     session.run_until_done()

@@ -4,14 +4,39 @@ Environment (what ``mdx monitor`` passes to the Voilà kernels):
 ``MDX_SOURCE`` (``sim`` | ``replay:PATH[,PATH...]`` | a ccxt exchange id, several joined by ``+`` to run
 side by side: ``sim+replay:PATH``), ``MDX_EXCHANGE``,
 ``MDX_SYMBOLS`` (comma-separated unified symbols), ``MDX_TIMEFRAMES``, ``MDX_SPEED``, ``MDX_SEED``,
-``MDX_DB``, ``MDX_REDIS_URL``.
+``MDX_DB``, ``MDX_REDIS_URL`` (both read and carried, not used yet: the storage work will use them).
+
+Exchange credentials (only live sources use them; public market data needs none), as ccxt options
+(``apiKey``, ``secret``, ``password``, ...; see ``CREDENTIAL_KEYS``), for each exchange from the first of:
+
+1. ``MDX_<EXCHANGE>_API_KEY``, ``MDX_<EXCHANGE>_SECRET``, ``MDX_<EXCHANGE>_PASSWORD``, ... (the ccxt id in
+   capitals: ``MDX_BINANCE_API_KEY``);
+2. the file named by ``MDX_CREDENTIALS_FILE``: JSON, or TOML when it ends in ``.toml``, by exchange id::
+
+       {"binance": {"apiKey": "...", "secret": "..."}}
+
+   It must be readable by its owner only (``chmod 600``): a file other users can read or write is refused;
+3. ``MDX_API_KEY``, ``MDX_SECRET``, ``MDX_PASSWORD``, ...: only when the settings stream from exactly one
+   live exchange (with several, they are ambiguous: name the exchange).
+
+Each takes the whole set from one place; keys are never mixed across them. ``Settings.from_env`` reads
+them; ``Settings(...)`` built by hand has none unless given ``credentials=`` (``Credentials.from_env()``,
+or a ``{"binance": {...}}`` mapping). Credentials never show in
+``repr``/``str`` of ``Settings`` or ``Credentials``, nor in the repr of ``to_env()``'s mapping, and no
+error message quotes a value or the file's content.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping
+import re
+import stat
+import tomllib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 from .market.timeframes import timeframe_ns
@@ -21,6 +46,194 @@ DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+# ccxt's credential options -> the suffix of their MDX_* environment variables
+CREDENTIAL_KEYS: dict[str, str] = {
+    "apiKey": "API_KEY",
+    "secret": "SECRET",
+    "password": "PASSWORD",
+    "uid": "UID",
+    "login": "LOGIN",
+    "privateKey": "PRIVATE_KEY",
+    "walletAddress": "WALLET_ADDRESS",
+    "token": "TOKEN",
+    "twofa": "TWOFA",
+}
+_ENV_KEYS = {suffix: key for key, suffix in CREDENTIAL_KEYS.items()}
+_ENV_CREDENTIAL = re.compile(r"MDX_(?:([A-Z0-9]+)_)?(" + "|".join(_ENV_KEYS) + ")")
+CREDENTIALS_FILE_VAR = "MDX_CREDENTIALS_FILE"
+
+Options = tuple[tuple[str, str], ...]
+
+
+def _options(where: str, values: Mapping[str, Any]) -> Options:
+    """Checked credential options (names only in errors, never values); empty values are dropped."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where}: expected a table of credential options, got {type(values).__name__}")
+    unknown = sorted(str(key) for key in values if key not in CREDENTIAL_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown credential option(s) {', '.join(unknown)}; "
+            f"ccxt's are {', '.join(CREDENTIAL_KEYS)}"
+        )
+    options: list[tuple[str, str]] = []
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ConfigError(f"{where}: {key} must be a string, got {type(value).__name__}")
+        if str(value).strip():
+            options.append((key, str(value).strip()))
+    return tuple(sorted(options))
+
+
+class Credentials:
+    """API credentials as ccxt options, by exchange id (``by_exchange``), plus an unnamed ``default`` set
+    (``MDX_API_KEY`` ...) for when the settings stream from a single live exchange. Immutable and
+    hashable; never shows a value: ``repr`` names only which options are set.
+
+    ``Credentials({"binance": {"apiKey": "...", "secret": "..."}})``; ``Credentials.from_env()`` reads
+    the environment and the credentials file (see the module docstring)."""
+
+    __slots__ = ("_by_exchange", "_default")
+
+    def __init__(
+        self,
+        by_exchange: Mapping[str, Mapping[str, Any]] | None = None,
+        default: Mapping[str, Any] | None = None,
+    ) -> None:
+        by: dict[str, Options] = {}
+        for exchange, values in (by_exchange or {}).items():
+            options = _options(f"credentials for {exchange!r}", values)
+            if options:
+                by[str(exchange).lower()] = options
+        self._by_exchange: tuple[tuple[str, Options], ...] = tuple(sorted(by.items()))
+        self._default: Options = _options("default credentials", default or {})
+
+    @property
+    def exchanges(self) -> tuple[str, ...]:
+        """The exchange ids with credentials of their own."""
+        return tuple(exchange for exchange, _ in self._by_exchange)
+
+    def of(self, exchange_id: str) -> dict[str, str]:
+        """The credentials named for ``exchange_id`` ({} when none; the default set is not used here)."""
+        return dict(dict(self._by_exchange).get(exchange_id.lower(), ()))
+
+    @property
+    def default(self) -> dict[str, str]:
+        return dict(self._default)
+
+    def __bool__(self) -> bool:
+        return bool(self._by_exchange or self._default)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Credentials):
+            return NotImplemented
+        return (self._by_exchange, self._default) == (other._by_exchange, other._default)
+
+    def __hash__(self) -> int:
+        return hash((self._by_exchange, self._default))
+
+    def __repr__(self) -> str:
+        parts = [f"{exchange}={[key for key, _ in options]}" for exchange, options in self._by_exchange]
+        if self._default:
+            parts.append(f"default={[key for key, _ in self._default]}")
+        return f"Credentials({', '.join(parts)})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:  # copy/pickle without going through repr
+        return (Credentials, ({e: dict(o) for e, o in self._by_exchange}, dict(self._default)))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Credentials:
+        """Credentials from ``MDX_<EXCHANGE>_<KEY>`` and ``MDX_<KEY>`` variables and the file named by
+        ``MDX_CREDENTIALS_FILE`` (per exchange, the variables win over the file: see the module docstring).
+        """
+        env = os.environ if environ is None else environ
+        by_exchange: dict[str, dict[str, str]] = {}
+        default: dict[str, str] = {}
+        for name, value in env.items():
+            match = _ENV_CREDENTIAL.fullmatch(name)
+            if match is None or not value:
+                continue
+            exchange, suffix = match.groups()
+            target = default if exchange is None else by_exchange.setdefault(exchange.lower(), {})
+            target[_ENV_KEYS[suffix]] = value
+        path = env.get(CREDENTIALS_FILE_VAR, "")
+        if path:
+            for exchange, options in read_credentials_file(path).items():
+                by_exchange.setdefault(exchange, options)  # an exchange named in the environment keeps it
+        return cls(by_exchange, default)
+
+
+NO_CREDENTIALS = Credentials()
+
+
+def read_credentials_file(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
+    """``{exchange id: {ccxt option: value}}`` from a JSON (or ``.toml``) file only its owner can read.
+    Errors name the file and what is wrong with it, never its content, and chain no exception (a
+    ``JSONDecodeError`` keeps the whole document in ``.doc``: ``from None`` would still keep it reachable
+    as ``__context__``, so errors are raised after the ``except`` blocks)."""
+    file = Path(path).expanduser()
+    problem = ""
+    try:
+        info = file.stat()
+        if not stat.S_ISREG(info.st_mode):
+            problem = "is not a regular file"
+        elif os.name == "posix" and info.st_mode & 0o077:
+            problem = (
+                f"is open to other users (mode {stat.filemode(info.st_mode)}); it holds secrets: "
+                f"make it private with `chmod 600 {file}`"
+            )
+        else:
+            text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        problem = f"cannot be read: {getattr(error, 'strerror', None) or type(error).__name__}"
+    if problem:
+        raise ConfigError(f"credentials file {file} {problem}")
+    data: Any = None
+    if file.suffix.lower() == ".toml":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            problem = f"is not valid TOML: {error}"
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            problem = f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+    if problem:
+        raise ConfigError(f"credentials file {file} {problem}")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"credentials file {file}: expected a table of exchanges, got {type(data).__name__}"
+        )
+    return {
+        str(exchange).lower(): dict(_options(f"credentials file {file}, {exchange!r}", values))
+        for exchange, values in data.items()
+    }
+
+
+class SecretEnv(dict[str, str]):
+    """Environment variables, some of which hold secrets: its repr masks their values (a log line or a
+    debugger showing it does not leak them). Otherwise a plain ``dict``."""
+
+    def __repr__(self) -> str:
+        masked = {name: "***" if _is_secret_var(name) else value for name, value in self.items()}
+        return repr(masked)
+
+    __str__ = __repr__
+
+
+def _is_secret_var(name: str) -> bool:
+    return name == "MDX_REDIS_URL" or _ENV_CREDENTIAL.fullmatch(name) is not None
+
+
+def _spec_exchange(spec: str, exchange: str) -> str | None:
+    """The ccxt exchange id a source spec streams from, or None for the simulator and replays."""
+    if spec == "sim" or spec.startswith("replay:"):
+        return None
+    return exchange if spec == "live" else spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +246,11 @@ class Settings:
     seed: int = 7
     db: str = ""
     redis_url: str = field(default="", repr=False)  # may hold a password: never printed
+    credentials: Credentials = field(default=NO_CREDENTIALS, repr=False)  # never printed (see Credentials)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.credentials, Credentials):  # a plain {"binance": {...}} mapping
+            object.__setattr__(self, "credentials", Credentials(self.credentials))
         if not self.symbols:
             raise ConfigError("no symbols configured")
         for tf in self.timeframes:
@@ -60,19 +276,54 @@ class Settings:
     def replay_paths(self) -> tuple[str, ...]:
         return _split(self.source.removeprefix("replay:")) if self.source_kind == "replay" else ()
 
+    @property
+    def live_exchanges(self) -> tuple[str, ...]:
+        """The ccxt exchange ids the sources stream from (none for the simulator and replays)."""
+        ids = (_spec_exchange(spec, self.exchange) for spec in self.source_specs)
+        return tuple(dict.fromkeys(i for i in ids if i))
+
+    def exchange_options(self, exchange_id: str) -> dict[str, str]:
+        """The credentials for ``exchange_id`` as ccxt options ({} without any): its own, else the
+        default set when it is the only live exchange of these settings (ambiguous otherwise)."""
+        own = self.credentials.of(exchange_id)
+        if own or not self.credentials.default:
+            return own
+        live = self.live_exchanges
+        if len(live) > 1:
+            names = ", ".join(f"MDX_{e.upper()}_API_KEY" for e in live)
+            raise ConfigError(
+                f"MDX_API_KEY / MDX_SECRET ... cannot tell which of {', '.join(live)} they are for; "
+                f"name the exchange ({names}, ...) or use {CREDENTIALS_FILE_VAR}"
+            )
+        return self.credentials.default
+
+    def iter_credentials(self) -> Iterator[tuple[str, dict[str, str]]]:
+        """(exchange id, options) for each live exchange of these settings that has credentials."""
+        for exchange_id in self.live_exchanges:
+            options = self.exchange_options(exchange_id)
+            if options:
+                yield exchange_id, options
+
     def to_env(self) -> dict[str, str]:
-        """Environment variables that make ``from_env`` rebuild these settings in another process."""
-        env = {
-            "MDX_SOURCE": self.source,
-            "MDX_EXCHANGE": self.exchange,
-            "MDX_SYMBOLS": ",".join(self.symbols),
-            "MDX_TIMEFRAMES": ",".join(self.timeframes),
-            "MDX_SPEED": repr(self.speed),
-            "MDX_SEED": str(self.seed),
-            "MDX_DB": self.db,
-        }
+        """Environment variables that make ``from_env`` rebuild these settings in another process (the
+        Voilà kernels). Credentials go only for the live exchanges streamed, as ``MDX_<EXCHANGE>_<KEY>``;
+        the mapping's repr masks them and the redis URL."""
+        env = SecretEnv(
+            {
+                "MDX_SOURCE": self.source,
+                "MDX_EXCHANGE": self.exchange,
+                "MDX_SYMBOLS": ",".join(self.symbols),
+                "MDX_TIMEFRAMES": ",".join(self.timeframes),
+                "MDX_SPEED": repr(self.speed),
+                "MDX_SEED": str(self.seed),
+                "MDX_DB": self.db,
+            }
+        )
         if self.redis_url:
             env["MDX_REDIS_URL"] = self.redis_url
+        for exchange_id, options in self.iter_credentials():
+            for key, value in options.items():
+                env[f"MDX_{exchange_id.upper()}_{CREDENTIAL_KEYS[key]}"] = value
         return env
 
     @classmethod
@@ -88,9 +339,19 @@ class Settings:
                 seed=int(env.get("MDX_SEED", "7") or 7),
                 db=env.get("MDX_DB", ""),
                 redis_url=env.get("MDX_REDIS_URL", ""),
+                credentials=Credentials.from_env(env),
             )
+        except ConfigError:
+            raise
         except ValueError as error:
             raise ConfigError(f"bad MDX_* environment value: {error}") from error
 
 
-__all__ = ["DEFAULT_SYMBOLS", "Settings"]
+__all__ = [
+    "CREDENTIAL_KEYS",
+    "DEFAULT_SYMBOLS",
+    "Credentials",
+    "SecretEnv",
+    "Settings",
+    "read_credentials_file",
+]

@@ -10,9 +10,11 @@ Every error mdx raises on purpose is an ``MdxError``. The tree::
     │   ├── InvalidValue            NaN / negative / non-numeric price or amount
     │   ├── CaptureError            an unreadable or truncated capture file
     │   ├── DuplicateTrade          a trade id seen again (a replayed or duplicated frame)
+    │   ├── TimeJump                an event time too far from the stream's (a year ahead, 1970)
     │   └── BookError               order-book integrity problems
     │       ├── BookOutOfSync       a delta arrived with a sequence gap or before any snapshot
-    │       └── CrossedBook         best bid >= best ask after an update
+    │       ├── CrossedBook         best bid >= best ask after an update
+    │       └── StaleSnapshot       a snapshot older than the book (ignored, the book keeps its state)
     └── SourceError                 a market-data source failed
         ├── SourceUnavailable       network trouble; retryable with backoff
         └── UnknownSymbol           the exchange does not list the symbol
@@ -56,6 +58,10 @@ class DuplicateTrade(DataError):
     """A trade whose id was already seen for the same exchange and symbol."""
 
 
+class TimeJump(DataError):
+    """An event time more than the allowed gap away from the stream it joins (one bad timestamp)."""
+
+
 class BookError(DataError):
     """An order-book integrity problem."""
 
@@ -66,6 +72,10 @@ class BookOutOfSync(BookError):
 
 class CrossedBook(BookError):
     """Best bid at or above best ask."""
+
+
+class StaleSnapshot(BookError):
+    """A snapshot whose update id is below the book's: ignored, the book keeps its newer state."""
 
 
 class SourceError(MdxError):
@@ -94,5 +104,7 @@ __all__ = [
     "MdxError",
     "SourceError",
     "SourceUnavailable",
+    "StaleSnapshot",
+    "TimeJump",
     "UnknownSymbol",
 ]

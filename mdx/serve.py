@@ -6,6 +6,10 @@ file allowlist matches nothing, so no file next to it is served). Settings reach
 the environment: Voilà's kernels inherit the server's environment, so ``settings.to_env()`` is merged
 into it (``Settings.from_env()`` in the notebook reads it back). ``preheat`` keeps a pool of kernels that have
 already run the notebook, so a viewer does not wait for a kernel to start and run it.
+
+Before Voilà starts, ``prepare_settings`` makes replay paths absolute (Voilà runs each kernel in the
+notebook's folder, where a path relative to the caller's folder means nothing) and builds the sources once,
+so an unknown exchange or a missing or unreadable replay file is an error here, not an empty dashboard.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +68,39 @@ def voila_command(
     return cmd
 
 
+def absolute_replay_paths(settings: Settings, cwd: str | PathLike[str] | None = None) -> Settings:
+    """``settings`` with every replay path made absolute against ``cwd`` (default: the current directory),
+    ``~`` expanded; other sources (``sim``, exchanges, the other parts of ``sim+replay:A,B``) unchanged."""
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    specs = []
+    for spec in settings.source_specs:
+        if spec.startswith("replay:"):
+            paths = (p.strip() for p in spec.removeprefix("replay:").split(","))
+            spec = "replay:" + ",".join(os.path.abspath(base / Path(p).expanduser()) for p in paths if p)
+        specs.append(spec)
+    source = "+".join(specs)
+    return settings if source == settings.source else replace(settings, source=source)
+
+
+def check_sources(settings: Settings) -> None:
+    """Build the sources of ``settings`` once and check each replay file yields events: ``ConfigError``
+    for an unknown exchange or source, ``CaptureError`` for a missing, empty or unreadable replay file."""
+    from .io.capture import check_capture
+    from .sources import make_sources
+
+    make_sources(settings)
+    for spec in settings.source_specs:
+        for path in replace(settings, source=spec).replay_paths:
+            check_capture(path)
+
+
+def prepare_settings(settings: Settings, cwd: str | PathLike[str] | None = None) -> Settings:
+    """The settings to hand to Voilà's kernels: replay paths absolute, every source checked."""
+    settings = absolute_replay_paths(settings, cwd)
+    check_sources(settings)
+    return settings
+
+
 def monitor_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for Voilà and its kernels: ``base`` (default: ours) with the settings' MDX_* on top."""
     return {**(os.environ if base is None else base), **settings.to_env()}
@@ -78,10 +117,12 @@ def serve_monitor(
     notebook: str | Path | None = None,
     extra_args: Sequence[str] = (),
 ) -> int:
-    """Run Voilà on the monitor notebook until it exits (Ctrl-C stops it); returns its exit code."""
+    """Run Voilà on the monitor notebook until it exits (Ctrl-C stops it); returns its exit code. The
+    settings are checked first (``prepare_settings``): a bad source raises before any server starts."""
     path = Path(notebook) if notebook is not None else MONITOR_NOTEBOOK
     if not path.is_file():
         raise ConfigError(f"monitor notebook not found at {path}")
+    settings = prepare_settings(settings)
     cmd = voila_command(
         path,
         port=port,
@@ -130,4 +171,13 @@ def _forward_sigterm(process: subprocess.Popen[bytes]) -> Any:
         return None
 
 
-__all__ = ["DEFAULT_PORT", "MONITOR_NOTEBOOK", "monitor_env", "serve_monitor", "voila_command"]
+__all__ = [
+    "DEFAULT_PORT",
+    "MONITOR_NOTEBOOK",
+    "absolute_replay_paths",
+    "check_sources",
+    "monitor_env",
+    "prepare_settings",
+    "serve_monitor",
+    "voila_command",
+]

@@ -14,6 +14,20 @@ Run it three ways:
 
 Several sources (``Session([Simulator(), ReplaySource(...)])``, or two exchanges) run side by side, each
 with its own status; ``status`` sums them up and ``statuses`` has each.
+
+The statuses tell the truth about the engine:
+
+- ``stop()`` returns True once the engine has stopped. When it is still running after ``timeout`` (a source
+  or consumer blocking the engine's thread), ``stop()`` returns False, ``running`` stays True, and every
+  source's status is "error" with the reason ("engine did not stop within 5 s; busy in X.on_event ...")
+  until the engine ends; ``stop()`` may be called again to wait longer.
+- A source that ends with an ``MdxError``, or crashes with any other exception (a bug), is "error" with
+  the reason (the traceback is logged); the other sources go on. An awaited ``run()`` raises it when every
+  source failed. No source is left "connected" by an engine that is gone.
+- Every dropped item is counted in ``rejections`` by reason: a ``DataError`` raised by a source's reader
+  or a consumer (its class name), and "ConsumerError" for a consumer that raised anything else (a bug:
+  the event still goes on to the other consumers, the cache and the hub; the first few are logged with
+  their traceback, the rest counted, also in ``consumer_errors``).
 """
 
 from __future__ import annotations
@@ -22,9 +36,11 @@ import asyncio
 import contextlib
 import functools
 import logging
+import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+import traceback
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -43,6 +59,8 @@ log = logging.getLogger("mdx.session")
 
 # worst first: what a summary of several sources' states shows
 STATE_RANK = ("error", "reconnecting", "stale", "connecting", "connected", "done", "stopped", "idle")
+FINAL_STATES = frozenset({"done", "stopped", "error"})  # what a source's status may be once the engine ended
+CONSUMER_ERROR = "ConsumerError"  # the rejections reason of a consumer that raised something not a DataError
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +129,12 @@ class Session:
         self._stale_after_ns = int(stale_after_s * 1e9)
         self._statuses: dict[str, SessionStatus] = {name: SessionStatus(source=name) for name in self.names}
         self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the run in progress
+        self._task: asyncio.Task[None] | None = None  # the run in progress: what stop() cancels
+        self._engine_ident: int | None = None  # the thread it runs on
+        self._idle = threading.Event()  # set while no run() is in progress
+        self._idle.set()
+        self._overdue = ""  # set when stop() timed out: the engine is still running
         self._stop_requested = threading.Event()
         self._halted = False
 
@@ -161,13 +183,23 @@ class Session:
             except DataError as error:
                 self.rejections.add(error)
                 return
-            except Exception:  # a broken consumer must not stop the feed; it is logged and counted
-                self.consumer_errors += 1
-                log.exception("consumer %r failed on %s", on_event, type(event).__name__)
+            except Exception as error:  # a broken consumer must not stop the feed; it is counted and logged
+                self._consumer_failed(on_event, type(event).__name__, error)
         if kind.cached:
             self.cache.put(event)
         if self.hub.active:
             self.hub.publish(topic_of(event, kind), event)
+
+    def _consumer_failed(self, call: Callable[..., Any], what: str, error: Exception) -> None:
+        """Count a consumer's bug where the monitor shows it (``rejections``, as "ConsumerError")."""
+        self.consumer_errors += 1
+        name = getattr(call, "__qualname__", None) or repr(call)
+        self.rejections.add(
+            CONSUMER_ERROR,
+            f"{name} failed on {what}: {type(error).__name__}: {error}",
+            level=logging.ERROR,
+            exc_info=error,
+        )
 
     @property
     def books(self) -> dict[Key, Any]:
@@ -201,8 +233,17 @@ class Session:
 
     @property
     def statuses(self) -> dict[str, SessionStatus]:
-        """Each source's status by name (with "stale" when it went quiet)."""
-        return {name: self._with_staleness(name, status) for name, status in list(self._statuses.items())}
+        """Each source's status by name (with "stale" when it went quiet, and "error" for all while an
+        engine that was told to stop runs on)."""
+        overdue = self._overdue if self._overdue and self.running else ""
+        return {
+            name: (
+                SessionStatus("error", name, overdue)
+                if overdue and status.state != "error"
+                else self._with_staleness(name, status)
+            )
+            for name, status in list(self._statuses.items())
+        }
 
     @property
     def status(self) -> SessionStatus:
@@ -239,18 +280,48 @@ class Session:
         for name in [source] if source else self.names:
             self._statuses[name] = SessionStatus(state, name, reason, attempt, next_retry_ns)
 
+    def _settle(self, state: str, reason: str = "") -> int:
+        """Give every source not in a final state (done, stopped, error) ``state``: once the engine has
+        ended, no source may still claim to be connecting or connected. Returns how many changed."""
+        changed = 0
+        for name, status in list(self._statuses.items()):
+            if status.state not in FINAL_STATES:
+                self._statuses[name] = SessionStatus(state, name, reason)
+                changed += 1
+        return changed
+
     # -- running ----------------------------------------------------------------------------------------
 
     async def run(self, *, max_events: int | None = None, until_ns: int | None = None) -> None:
         """Stream every source on the running loop until they end, ``stop()`` is called, or a limit is hit.
-        Raises the source's ``MdxError`` when every source failed."""
+        Raises the source's ``MdxError`` (or, from a source that crashed, its exception) when every source
+        failed. ``stop()`` ends it normally; cancelling the task awaiting it cancels it."""
+        if not self._idle.is_set():
+            raise ConfigError(f"session {self.name!r} is already running")
+        inner = asyncio.create_task(self._run(max_events, until_ns), name=f"mdx-session-{self.name}")
+        self._idle.clear()
+        self._loop, self._task, self._engine_ident = asyncio.get_running_loop(), inner, threading.get_ident()
+        if self._stop_requested.is_set():  # stop() came before there was a task to cancel
+            inner.cancel()
+        try:
+            await inner
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            stopped = inner.cancelled() and self._stop_requested.is_set()
+            if not stopped or (current is not None and current.cancelling()):
+                raise  # our caller was cancelled, not stopped by stop()
+        finally:
+            self._loop = self._task = None
+            self._idle.set()
+
+    async def _run(self, max_events: int | None, until_ns: int | None) -> None:
         self._halted = False
         tasks = [
             asyncio.create_task(self._pump(source, name, max_events, until_ns), name=f"mdx-source-{name}")
             for source, name in zip(self.sources, self.names, strict=True)
         ]
         try:
-            pending: set[asyncio.Task[MdxError | None]] = set(tasks)
+            pending: set[asyncio.Task[Exception | None]] = set(tasks)
             while pending:
                 _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 if self._halted:
@@ -266,7 +337,9 @@ class Session:
 
     async def _pump(
         self, source: Source, name: str, max_events: int | None, until_ns: int | None
-    ) -> MdxError | None:
+    ) -> Exception | None:
+        """Stream one source; returns the exception it ended with (already in its status and the log)."""
+        redact: Callable[[str], str] = getattr(source, "redact", None) or _same  # sources holding secrets
         self.set_status("connecting", source=name)
         if hasattr(source, "on_status"):  # live sources report reconnects and errors themselves
             source.on_status = functools.partial(self.set_status, source=name)
@@ -290,8 +363,17 @@ class Session:
             self.set_status("stopped", source=name)
             raise
         except MdxError as error:
-            self.set_status("error", str(error), source=name)
-            log.error("source %s failed: %s", name, error)
+            if isinstance(error, DataError):  # the item the source choked on is dropped: count it too
+                self.rejections.add(error)
+            reason = redact(str(error))
+            self.set_status("error", reason, source=name)
+            log.error("source %s failed: %s", name, reason)
+            return error
+        except Exception as error:  # a bug in the source or below: this source ends and says why
+            reason = redact(f"crashed: {type(error).__name__}: {error}")
+            self.set_status("error", reason, source=name)
+            trace = redact("".join(traceback.format_exception(error)).rstrip())
+            log.error("source %s %s\n%s", name, reason, trace)
             return error
         self.set_status("stopped" if self._stop_requested.is_set() else "done", source=name)
         return None
@@ -308,66 +390,137 @@ class Session:
         ):
             raise ConfigError(f"source {self.name!r} never ends; pass max_events or until_ns")
         self.set_status("connected")
-        iterators = [source.iter_events(self.rejections) for source in self.sources]  # type: ignore[attr-defined]
-        events = iterators[0] if len(iterators) == 1 else merge_by_recv(iterators)
-        for event in events:
-            if until_ns is not None and event.ts_event > until_ns:
-                break
-            self.process(event)
-            if max_events is not None and self.events_processed >= max_events:
-                break
-        self._close_consumers()
+        try:
+            iterators = [source.iter_events(self.rejections) for source in self.sources]  # type: ignore[attr-defined]
+            events = iterators[0] if len(iterators) == 1 else merge_by_recv(iterators)
+            for event in events:
+                if until_ns is not None and event.ts_event > until_ns:
+                    break
+                self.process(event)
+                if max_events is not None and self.events_processed >= max_events:
+                    break
+        except MdxError as error:  # a strict reader: the run ends here, and says so
+            if isinstance(error, DataError):
+                self.rejections.add(error)
+            self.set_status("error", str(error))
+            raise
+        except Exception as error:
+            self.set_status("error", f"crashed: {type(error).__name__}: {error}")
+            raise
+        finally:
+            self._close_consumers()
         self.set_status("done")
         return self
 
     def _close_consumers(self) -> None:
+        """Every consumer's ``close()``, each once, whatever the others do (failures are counted)."""
         for consumer in self.consumers:
             close = getattr(consumer, "close", None)
-            if close is not None:
+            if close is None:
+                continue
+            try:
                 close()
+            except DataError as error:
+                self.rejections.add(error)
+            except Exception as error:
+                self._consumer_failed(close, "close", error)
 
     def start(self) -> Session:
         """Run in a background thread with its own event loop; returns at once."""
-        if self._thread is not None and self._thread.is_alive():
+        if self.running:
             return self
         self._stop_requested.clear()
+        self._overdue = ""
         started = threading.Event()
 
         def main() -> None:
             loop = asyncio.new_event_loop()
-            self._loop = loop
             asyncio.set_event_loop(loop)
-            self._task = loop.create_task(self.run())
-            started.set()
+            crash: BaseException | None = None
             try:
-                loop.run_until_complete(self._task)
-            except asyncio.CancelledError:
-                pass
-            except MdxError:
-                pass  # already in status and the log
+                task = loop.create_task(self.run())
+                started.set()
+                loop.run_until_complete(task)
+            except (asyncio.CancelledError, MdxError):
+                pass  # stopped, or a source's error: already in the statuses and the log
+            except BaseException as error:  # a crash: whatever it is, the statuses must say so
+                crash = error
             finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
+                try:
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                except Exception as error:
+                    crash = crash or error
+                finally:
+                    loop.close()
+                    started.set()
+                self._engine_ended(crash)
 
         self._thread = threading.Thread(target=main, name=f"mdx-session-{self.name}", daemon=True)
         self._thread.start()
         started.wait(5)
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the background thread (or a running ``run()``) and wait for it."""
+    def _engine_ended(self, crash: BaseException | None) -> None:
+        """The engine thread's last word: no source is left looking alive."""
+        if crash is not None:
+            reason = f"engine crashed: {type(crash).__name__}: {crash}"
+            if self._settle("error", reason):  # not already reported by the source that crashed
+                trace = "".join(traceback.format_exception(crash)).rstrip()
+                log.error("session %s: %s\n%s", self.name, reason, trace)
+        elif self._stop_requested.is_set():
+            self._settle("stopped")
+        else:
+            self._settle("error", "engine ended unexpectedly")
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop the engine (the background thread, or an awaited ``run()``) and wait up to ``timeout`` s.
+
+        Returns True once it has stopped (every source "stopped", or "done" / "error" if it had already
+        ended). Returns False when it is still running: something blocks the engine's thread (a consumer
+        or source that never yields); the statuses then say "error" ("engine did not stop within ..."),
+        ``running`` stays True, and calling ``stop()`` again waits again. Also False, at once, when called
+        from the engine's own loop (a task next to an awaited ``run()``), which cannot wait for itself:
+        the run ends at its next await."""
         self._stop_requested.set()
         loop, task = self._loop, self._task
         if loop is not None and task is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
                 loop.call_soon_threadsafe(task.cancel)
+        if threading.get_ident() == self._engine_ident and self.running:
+            return False  # waiting here would block the very thread that has to finish
         if self._thread is not None:
             self._thread.join(timeout)
-        self.set_status("stopped")
+        if not self._idle.is_set():  # an awaited run() on another thread's loop
+            self._idle.wait(timeout)
+        if self.running:
+            self._overdue = f"engine did not stop within {timeout:g} s{self._engine_whereabouts()}"
+            log.error("session %s: %s", self.name, self._overdue)
+            return False
+        self._overdue = ""
+        self._settle("stopped")
+        return True
+
+    def _engine_whereabouts(self) -> str:
+        """Where the engine's thread is stuck: the call the session made (a consumer or a source) and the
+        innermost frame; the full stack goes to the log at DEBUG."""
+        ident = self._engine_ident
+        frame = sys._current_frames().get(ident) if ident is not None else None
+        if frame is None:
+            return ""
+        log.debug("session %s engine stack:\n%s", self.name, "".join(traceback.format_stack(frame)))
+        frames = []
+        while frame is not None:
+            frames.append(frame)
+            frame = frame.f_back
+        frames.reverse()  # outermost first
+        ours = [i for i, f in enumerate(frames[:-1]) if f.f_code.co_filename == __file__]
+        where = "; busy in " + _frame_text(frames[ours[-1] + 1]) if ours else ""
+        return where + ", at " + _frame_text(frames[-1])
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """True while the engine runs: the background thread is alive, or an awaited ``run()`` goes on."""
+        return (self._thread is not None and self._thread.is_alive()) or not self._idle.is_set()
 
     def wait_for(self, predicate: object, timeout: float = 10.0) -> bool:
         """Block (outside notebooks: tests, scripts) until ``predicate()`` is true or ``timeout`` passes."""
@@ -377,6 +530,16 @@ class Session:
                 return True
             time.sleep(0.01)
         return bool(callable(predicate) and predicate())
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _frame_text(frame: Any) -> str:
+    code = frame.f_code
+    name = getattr(code, "co_qualname", code.co_name)
+    return f"{name} ({code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno})"
 
 
 def _offline(source: Source) -> bool:

@@ -19,13 +19,24 @@ class Rejections:
         self.last_message: dict[str, str] = {}
         self._log_first = log_first
 
-    def add(self, error: DataError | str, detail: str = "") -> None:
+    def add(
+        self,
+        error: DataError | str,
+        detail: str = "",
+        *,
+        level: int = logging.WARNING,
+        exc_info: BaseException | None = None,
+    ) -> None:
+        """Count ``error`` (a ``DataError``: its class name is the reason) or a reason string with its
+        ``detail``. The first few of a reason are logged at ``level`` (with ``exc_info``'s traceback)."""
         reason = type(error).__name__ if isinstance(error, DataError) else str(error)
         message = str(error) if isinstance(error, DataError) else detail
         self.by_reason[reason] += 1
         self.last_message[reason] = message
-        if self.by_reason[reason] <= self._log_first:
-            log.warning("rejected (%s): %s", reason, message)
+        count = self.by_reason[reason]
+        if count <= self._log_first:
+            more = " (further ones are counted, not logged)" if count == self._log_first else ""
+            log.log(level, "rejected (%s): %s%s", reason, message, more, exc_info=exc_info)
 
     @property
     def total(self) -> int:

@@ -15,6 +15,7 @@ from mdx.errors import DataError, InvalidTimeframe, InvalidValue
 from mdx.events import Bar, Trade
 from mdx.market.bars import BAR_COLUMNS, BarBuilder, bars_to_frame, resample_trades, trades_to_frame
 from mdx.market.timeframes import timeframe_ns
+from mdx.stats import Rejections
 
 MS = 1_000_000
 T0 = 1_700_000_000_000  # 2023-11-14 22:13:20 UTC, ms
@@ -511,3 +512,304 @@ def test_the_compiled_trade_rule_agrees_with_the_one_rule() -> None:
     for price in values:
         for amount in values:
             assert bool(_valid(price, amount)) == valid_trade(price, amount), (price, amount)
+
+
+# -- column types (timestamps, prices, sides): converted, or a specific InvalidValue --------------------
+
+SECOND_MS = 1_000
+
+
+def typed_base() -> tuple[pd.DataFrame, pd.DataFrame]:
+    trades = synthetic(400, seed=21).dropna(subset=["side"]).reset_index(drop=True)
+    return trades, resample_trades(trades, "1m")
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        pytest.param(lambda ms: ms.astype("Int64"), id="Int64"),
+        pytest.param(lambda ms: ms.astype("int64[pyarrow]"), id="int64[pyarrow]"),
+        pytest.param(lambda ms: ms.astype("uint64"), id="uint64"),
+        pytest.param(lambda ms: ms.astype("Float64"), id="Float64"),
+        pytest.param(
+            lambda ms: pd.to_datetime(ms, unit="ms").astype("timestamp[ms][pyarrow]"),
+            id="timestamp[ms][pyarrow]",
+        ),
+        pytest.param(
+            lambda ms: pd.to_datetime(ms, unit="ms", utc=True).astype("timestamp[us, tz=UTC][pyarrow]"),
+            id="timestamp[us,UTC][pyarrow]",
+        ),
+        pytest.param(
+            lambda ms: pd.to_datetime(ms, unit="ms", utc=True).dt.tz_convert("Asia/Tokyo"), id="tz Tokyo"
+        ),
+        pytest.param(lambda ms: pd.to_datetime(ms, unit="ms").astype("str"), id="str datetimes"),
+        pytest.param(lambda ms: pd.to_datetime(ms, unit="ms").astype("string"), id="string datetimes"),
+        pytest.param(
+            lambda ms: pd.to_datetime(ms, unit="ms").dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), id="ISO 8601 Z"
+        ),
+        pytest.param(lambda ms: ms.astype("str"), id="str numbers"),
+        pytest.param(lambda ms: ms / SECOND_MS, id="float seconds"),
+        pytest.param(lambda ms: ms * 1_000, id="int microseconds"),
+        pytest.param(lambda ms: ms * 1_000_000, id="int nanoseconds (ts_event)"),
+        pytest.param(
+            lambda ms: pd.Series(list(pd.to_datetime(ms, unit="ms")), dtype=object), id="Timestamps"
+        ),
+    ],
+)
+def test_timestamp_column_types_give_the_same_bars(convert) -> None:  # type: ignore[no-untyped-def]
+    """The original failures: Int64, int64[pyarrow], timestamp[ms][pyarrow] and str/string timestamps
+    raised a raw TypeError; nanosecond integers gave bars dated 1829 (or 2077)."""
+    trades, expected = typed_base()
+    bars = resample_trades(trades.assign(timestamp=convert(trades["timestamp"])), "1m")
+    pd.testing.assert_frame_equal(bars, expected)
+    assert bars.attrs["rejected"] == 0
+
+
+def test_integer_seconds_are_read_as_seconds() -> None:
+    trades, _ = typed_base()
+    seconds = trades["timestamp"] // SECOND_MS
+    bars = resample_trades(trades.assign(timestamp=seconds), "1m")
+    expected = resample_trades(trades.assign(timestamp=seconds * SECOND_MS), "1m")
+    pd.testing.assert_frame_equal(bars, expected)
+    assert bars.index[0].year == 2023
+    small = resample_trades(trades_frame([(0, 1.0, 1.0, "buy"), (60_000, 2.0, 1.0, "buy")]), "1m")
+    assert small.index[-1] == pd.Timestamp("1970-01-01 00:01", tz="UTC")  # toy values are ccxt's ms
+
+
+def test_missing_values_in_nullable_columns_are_counted_rejections() -> None:
+    trades, _ = typed_base()
+    ts = trades["timestamp"].astype("Int64")
+    ts.iloc[[3, 30]] = pd.NA
+    price = trades["price"].astype("double[pyarrow]")
+    price.iloc[7] = None
+    amount = trades["amount"].astype("Float64")
+    amount.iloc[9] = pd.NA
+    bars = resample_trades(trades.assign(timestamp=ts, price=price, amount=amount), "1m")
+    assert bars.attrs["rejected"] == 4 and bars.attrs["rejected_by_reason"] == {"InvalidValue": 4}
+    pd.testing.assert_frame_equal(bars, resample_trades(trades.drop(index=[3, 30, 7, 9]), "1m"))
+
+
+def test_nullable_and_pyarrow_sides() -> None:
+    trades, expected = typed_base()
+    sides = trades["side"]
+    for variant in (sides.astype("string[pyarrow]"), (sides == "buy").astype("boolean")):
+        pd.testing.assert_frame_equal(resample_trades(trades.assign(side=variant), "1m"), expected)
+    unknown = (sides == "buy").astype("bool[pyarrow]")
+    unknown.iloc[0] = None  # a missing side is an unknown side: in neither buy nor sell volume
+    bars = resample_trades(trades.assign(side=unknown), "1m")
+    assert bars["buy_volume"].sum() + bars["sell_volume"].sum() == pytest.approx(
+        expected["volume"].sum() - trades["amount"].iloc[0]
+    )
+
+
+def test_unusable_timestamp_columns_raise_invalid_value_naming_column_and_dtype() -> None:
+    trades, _ = typed_base()
+    for column, dtype in (
+        (trades["timestamp"] > 0, "bool"),
+        (pd.Series(["soon"] * len(trades)), "str"),
+        (pd.to_timedelta(trades["timestamp"], unit="ms"), "timedelta64"),
+    ):
+        with pytest.raises(InvalidValue, match=rf"'timestamp'.*{dtype}"):
+            resample_trades(trades.assign(timestamp=column), "1m")
+    too_far = trades.assign(timestamp=np.full(len(trades), 5 * 10**16))  # read as us: the year 3554
+    with pytest.raises(InvalidValue, match="outside the datetime64"):
+        resample_trades(too_far, "1m")
+
+
+# -- time jumps: one bad timestamp never fills millions of bars, never makes the rest late ----------------
+
+YEAR_MS = 365 * 86_400_000
+
+
+@pytest.mark.parametrize(
+    ("row", "timestamp", "timeframe"),
+    [
+        pytest.param(5, lambda t: t + YEAR_MS, "1s", id="a year ahead at 1s (31.5M bars)"),
+        pytest.param(-1, lambda t: t + 10 * YEAR_MS, "1s", id="ten years ahead at 1s (MemoryError)"),
+        pytest.param(5, lambda t: 0, "1m", id="ts=0 at 1m (28.7M bars)"),
+        pytest.param(0, lambda t: t - 86_400_000 * 2, "1m", id="two days before the first row"),
+        pytest.param(-1, lambda t: t + 86_400_000, "1m", id="a day after the last row"),
+    ],
+)
+def test_one_far_off_row_is_dropped_and_counted(row: int, timestamp, timeframe: str) -> None:  # type: ignore[no-untyped-def]
+    trades = synthetic(5_000, seed=23)
+    bad = trades.copy()
+    bad.loc[bad.index[row], "timestamp"] = timestamp(int(bad["timestamp"].iloc[row]))
+    bars = resample_trades(bad, timeframe)
+    assert bars.attrs["rejected"] == 1 and bars.attrs["rejected_by_reason"] == {"TimeJump": 1}
+    pd.testing.assert_frame_equal(bars, resample_trades(trades.drop(index=trades.index[row]), timeframe))
+
+
+def test_real_pauses_longer_than_max_gap_are_kept_as_holes() -> None:
+    """Two real sessions 7 hours apart (>= JUMP_CONFIRM trades each): both kept, the pause not filled
+    with 419 empty minutes; with a longer max_gap it is filled like pandas does."""
+    start = T0 // MINUTE * MINUTE
+    morning = [(start + i * 20_000, 10.0 + i, 1.0, "buy") for i in range(10)]
+    evening = [(start + 7 * 60 * MINUTE + i * 20_000, 20.0 + i, 1.0, "sell") for i in range(10)]
+    trades = trades_frame(morning + evening)
+    bars = resample_trades(trades, "1m")
+    assert bars.attrs["rejected"] == 0 and bars["count"].sum() == 20
+    assert len(bars) == 4 + 4 and (bars.index[4] - bars.index[0]) == pd.Timedelta(hours=7)
+    assert (bars["count"] > 0).all()
+    filled = resample_trades(trades, "1m", max_gap="8h")
+    assert len(filled) == 7 * 60 + 4
+    pd.testing.assert_frame_equal(filled, pandas_bars(trades, "1m"), check_freq=False)
+    pd.testing.assert_frame_equal(resample_trades(trades, "1m", max_gap=None), filled)
+    pd.testing.assert_frame_equal(filled.loc[bars.index], bars)
+
+
+def test_small_far_segments_are_bad_timestamps_even_in_the_middle() -> None:
+    trades = synthetic(2_000, seed=24)
+    bad = trades.copy()
+    far = int(trades["timestamp"].iloc[1_000]) + 30 * 86_400_000
+    bad.loc[[100, 1_500], "timestamp"] = [far, far + 5]  # two rows a month ahead, near each other
+    bad.loc[200, "price"] = np.nan  # an invalid row stays an InvalidValue
+    bars = resample_trades(bad, "1m")
+    assert bars.attrs["rejected_by_reason"] == {"InvalidValue": 1, "TimeJump": 2}
+    assert bars.attrs["rejected"] == 3
+    pd.testing.assert_frame_equal(bars, resample_trades(trades.drop(index=[100, 200, 1_500]), "1m"))
+
+
+def test_tiny_inputs_keep_their_largest_segment() -> None:
+    start = T0 // MINUTE * MINUTE
+    one = resample_trades(trades_frame([(start, 1.0, 1.0, "buy")]), "1s")
+    assert len(one) == 1 and one.attrs["rejected"] == 0
+    pair = resample_trades(trades_frame([(start, 1.0, 1.0, "buy"), (start + YEAR_MS, 2.0, 1.0, "buy")]), "1s")
+    assert (
+        len(pair) == 1
+        and pair["close"].iloc[0] == 1.0
+        and pair.attrs["rejected_by_reason"] == {"TimeJump": 1}
+    )
+    three = trades_frame([(0, 9.0, 1.0, "buy"), (start, 1.0, 1.0, "buy"), (start + 1, 2.0, 1.0, "buy")])
+    bars = resample_trades(three, "1m")
+    assert (
+        len(bars) == 1 and bars["count"].iloc[0] == 2 and bars.attrs["rejected_by_reason"] == {"TimeJump": 1}
+    )
+
+
+def test_max_gap_errors() -> None:
+    from mdx.errors import ConfigError
+
+    for bad in ("6q", "", 6, "1M"):
+        with pytest.raises(ConfigError, match="max_gap"):
+            resample_trades(synthetic(10), "1m", max_gap=bad)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="max_gap"):
+            BarBuilder("x", "A/B", "1m", max_gap=bad)  # type: ignore[arg-type]
+
+
+def test_a_span_too_long_to_fill_is_a_time_jump_error_not_a_memory_error() -> None:
+    from mdx.errors import TimeJump
+
+    start = T0 // MINUTE * MINUTE
+    rows = [(start + i, 1.0, 1.0, "buy") for i in range(5)] + [
+        (start + 200 * YEAR_MS + i, 1.0, 1.0, "buy") for i in range(5)
+    ]
+    with pytest.raises(TimeJump, match="too many 1s bars"):
+        resample_trades(trades_frame(rows), "1s", max_gap="73000d")
+
+
+# -- streaming: time jumps and late trades -------------------------------------------------------------
+
+
+def jump_stream(trades: list[Trade], timeframe: str, **kwargs) -> tuple[pd.DataFrame, BarBuilder, Rejections]:  # type: ignore[no-untyped-def]
+    rejections = Rejections(log_first=0)
+    builder = BarBuilder("test", "BTC/USDT", timeframe, rejections=rejections, **kwargs)
+    closed = [bar for trade in trades for bar in builder.update(trade)]
+    builder.flush()
+    current = builder.current
+    return bars_to_frame([*closed, *([current] if current else [])]), builder, rejections
+
+
+def far(trade: Trade, ms: int, trade_id: str = "bad") -> Trade:
+    """The trade with its event time moved by ``ms`` and its receive time unchanged (a bad timestamp)."""
+    return Trade(
+        trade.exchange, trade.symbol, trade.ts_event + ms * MS, trade.ts_recv, trade_id, 1.0, 1.0, ""
+    )
+
+
+@pytest.mark.parametrize(
+    ("shift", "timeframe"),
+    [
+        pytest.param(YEAR_MS, "1s", id="a year ahead at 1s"),
+        pytest.param(86_400_000, "1m", id="a day ahead at 1m"),
+        pytest.param(-10 * YEAR_MS, "1m", id="ten years back at 1m"),
+    ],
+)
+def test_builder_one_bad_timestamp_neither_hangs_nor_makes_later_trades_late(
+    shift: int, timeframe: str
+) -> None:
+    """The original failure: a trade a year ahead made BarBuilder fill 31.5M bars (minutes, GBs); a day
+    ahead made every later real trade late, silently dropped. Now it is rejected as a TimeJump and the
+    bars equal the batch bars without it."""
+    trades = synthetic(3_000, seed=25)
+    events = trade_events(trades)
+    bad = far(events[1_000], shift)
+    started = __import__("time").perf_counter()
+    bars, builder, rejections = jump_stream([*events[:1_001], bad, *events[1_001:]], timeframe)
+    assert __import__("time").perf_counter() - started < 5
+    assert builder.late == 0 and builder.jumps == 1
+    assert (
+        rejections.by_reason == {"TimeJump": 1}
+        and "more than max_gap 6h" in rejections.last_message["TimeJump"]
+    )
+    pd.testing.assert_frame_equal(bars, resample_trades(trades, timeframe), check_exact=True)
+
+
+def test_builder_real_pause_confirmed_by_trades_equals_batch() -> None:
+    """A 7 h pause with a receive clock that says nothing (ts_recv constant, as in a backfill): the first
+    trades after it are held until JUMP_CONFIRM agree, then the bars go on after a hole, like batch."""
+    start = T0 // MINUTE * MINUTE
+    rows = [(start + i * 20_000, 10.0 + i, 1.0, "buy") for i in range(10)]
+    rows += [(start + 7 * 60 * MINUTE + i * 20_000, 20.0 + i, 1.0, "sell") for i in range(10)]
+    events = [Trade("test", "BTC/USDT", t * MS, 0, str(i), p, a, s) for i, (t, p, a, s) in enumerate(rows)]
+    builder = BarBuilder("test", "BTC/USDT", "1m")
+    assert [len(builder.update(e)) for e in events[:12]] == [0, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0]
+    assert len(builder.held) == 2 and builder.current is not None and builder.current.count == 1
+    closed = builder.update(events[12])  # the third: confirmed -> the open bar closes, no empty bars
+    assert [b.count for b in closed] == [1] and builder.current.count == 3  # no empty bars
+    assert builder.current.ts_event == (start + 7 * 60 * MINUTE) * MS
+    bars, builder, rejections = jump_stream(events, "1m")
+    assert rejections.total == 0 and builder.jumps == 0
+    pd.testing.assert_frame_equal(bars, resample_trades(trades_frame(rows), "1m"), check_exact=True)
+
+
+def test_builder_real_pause_witnessed_by_the_receive_clock_is_taken_at_once() -> None:
+    start = T0 // MINUTE * MINUTE
+    builder = BarBuilder("x", "A/B", "1m")
+    t1, t2 = start * MS, (start + 7 * 60 * MINUTE) * MS
+    builder.update(Trade("x", "A/B", t1, t1 + 5, "1", 10.0, 1.0, "buy"))
+    closed = builder.update(Trade("x", "A/B", t2, t2 + 9, "2", 11.0, 1.0, "buy"))  # receive clock moved too
+    assert len(closed) == 1 and builder.current is not None and builder.current.ts_event == t2
+    assert builder.jumps == 0 and builder.held == ()
+
+
+@pytest.mark.parametrize(
+    "shift", [-YEAR_MS * 53, YEAR_MS], ids=["first trade at ts=0", "first trade a year ahead"]
+)
+def test_builder_bad_first_trade_is_dropped_once_real_trades_confirm(shift: int) -> None:
+    trades = synthetic(500, seed=26)
+    events = trade_events(trades)
+    bad = far(events[0], shift)
+    if shift < 0:
+        bad = Trade(bad.exchange, bad.symbol, 0, bad.ts_recv, "bad", 1.0, 1.0, "")
+    bars, builder, rejections = jump_stream([bad, *events], "1m")
+    assert rejections.by_reason == {"TimeJump": 1} and builder.late == 0
+    pd.testing.assert_frame_equal(bars, resample_trades(trades, "1m"), check_exact=True)
+    batch = resample_trades(pd.concat([trades_frame([(bad.ts_event // MS, 1.0, 1.0, "")]), trades]), "1m")
+    assert batch.attrs["rejected_by_reason"] == {"TimeJump": 1}
+    pd.testing.assert_frame_equal(bars, batch, check_exact=True)
+
+
+def test_builder_late_trades_are_counted_rejections_and_flush_rejects_held_trades() -> None:
+    start = T0 // MINUTE * MINUTE
+    rejections = Rejections(log_first=0)
+    builder = BarBuilder("x", "A/B", "1m", rejections=rejections)
+    mk = lambda t, i="": Trade("x", "A/B", t * MS, t * MS, i, 5.0, 1.0, "buy")  # noqa: E731
+    builder.update(mk(start + 10))
+    builder.update(mk(start + MINUTE + 30))
+    assert builder.update(mk(start + 20, "late")) == []
+    assert builder.late == 1 and rejections.by_reason == {"LateTrade": 1}
+    assert "'late'" in rejections.last_message["LateTrade"] and "1m" in rejections.last_message["LateTrade"]
+    builder.update(Trade("x", "A/B", (start + YEAR_MS) * MS, (start + MINUTE) * MS, "far", 5.0, 1.0, "buy"))
+    assert len(builder.held) == 1 and builder.flush() == 1 and builder.held == ()
+    assert rejections.by_reason == {"LateTrade": 1, "TimeJump": 1} and builder.jumps == 1

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mdx.errors import BookError, BookOutOfSync, CrossedBook
+from mdx.errors import BookError, BookOutOfSync, CrossedBook, InvalidValue, StaleSnapshot
 from mdx.events import BookDelta, BookSnapshot, Levels, Quote, Trade
-from mdx.market.book import BookView, OrderBook
+from mdx.market.book import MAX_STALE_RUN, BookView, OrderBook
 from mdx.sources.replay import ReplaySource
 from mdx.stats import Rejections
 
@@ -206,6 +206,94 @@ def test_thousands_of_levels_stay_sorted() -> None:
     assert book.bids() == sorted(bids.items(), reverse=True)
     assert book.asks() == sorted(asks.items())
     assert len(book) > 1000
+    for depth in (0, 1, 50, 5_000):  # the view's arrays are the same levels
+        view = book.view(depth)
+        assert view.bids.tolist() == [list(level) for level in book.bids(depth)]
+        assert view.asks.tolist() == [list(level) for level in book.asks(depth)]
+        assert view.bids.shape == (min(depth, len(bids)), 2) and not view.asks.flags.writeable
+
+
+# -- a book never claims to be in sync while it is not following the stream --------------------------------
+
+
+def test_an_older_snapshot_is_ignored_and_counted_instead_of_rolling_the_book_back() -> None:
+    """The original failure: snapshot 90 after 100 + deltas was applied, the book went back in time with
+    in_sync True."""
+    book = OrderBook(EX, SYM)
+    book.apply(snap(100))
+    book.apply(delta(101, 105, ((100.0, 5.0),)))
+    with pytest.raises(StaleSnapshot, match=r"snapshot at update 90 is older than the book \(update 105\)"):
+        book.apply(snap(90, bids=((50.0, 1.0),), asks=((51.0, 1.0),)))
+    assert book.in_sync and book.seq == 105 and book.stale == 1 and book.best_bid == (100.0, 5.0)
+    assert book.apply(delta(106, 107)) and book.seq == 107  # the stream goes on
+    assert book.apply(snap(107)) and book.apply(snap(200)) and book.seq == 200  # equal or newer: applied
+    with pytest.raises(BookOutOfSync):
+        book.apply(delta(300, 310))  # a gap: out of sync ...
+    assert not book.in_sync
+    assert not book.apply(delta(180, 190)) and book.dropped == 1
+    assert book.apply(snap(150)) and book.in_sync and book.seq == 150  # ... any snapshot resyncs it
+
+
+def bad_levels() -> list[tuple[float, float]]:
+    nan, inf = float("nan"), float("inf")
+    return [(nan, 1.0), (99.0, -5.0), (99.0, nan), (inf, 1.0), (-1.0, 1.0), (0.0, 1.0), (99.0, inf)]
+
+
+@pytest.mark.parametrize("level", bad_levels(), ids=str)
+def test_bad_levels_in_a_delta_are_rejected_and_leave_the_levels_unchanged(
+    level: tuple[float, float],
+) -> None:
+    """The original failure: NaN / negative / inf levels went in: best bid (99, -5), microprice above the
+    ask, then KeyError: nan from best_bid and view()."""
+    book = OrderBook(EX, SYM)
+    book.apply(snap(100))
+    before = (book.bids(), book.asks())
+    with pytest.raises(InvalidValue, match=r"delta at update 101 has a (bid|ask) level .* out of sync"):
+        book.apply(delta(101, 101, ((99.5, 1.0), level), asks=((101.0, 0.0),)))  # no partial update either
+    assert (book.bids(), book.asks()) == before and book.seq == 100
+    assert not book.in_sync  # the update is lost: the book no longer matches the venue
+    view = book.view()
+    assert view.microprice < view.asks[0, 0] and book.best_bid == (100.0, 1.0)
+    with pytest.raises(InvalidValue, match="ask level"):
+        OrderBook().apply(snap(1, asks=(level,)))
+
+
+def test_bad_levels_in_a_snapshot_are_rejected_and_the_book_keeps_its_state() -> None:
+    book = OrderBook(EX, SYM)
+    book.apply(snap(100))
+    for level in bad_levels():
+        with pytest.raises(InvalidValue, match=r"snapshot at update 200 has a bid level .* ignored"):
+            book.apply(snap(200, bids=((100.0, 1.0), level)))
+        assert book.in_sync and book.seq == 100 and book.best_bid == (100.0, 1.0)
+    with pytest.raises(InvalidValue):
+        book.apply(snap(200, bids=(("100", 1.0),)))  # type: ignore[arg-type]
+    assert book.apply(delta(101, 101, ((100.0, 0.0),))) and book.best_bid == (99.0, 2.0)
+
+
+def test_a_run_of_stale_deltas_means_the_update_ids_restarted() -> None:
+    book = OrderBook(EX, SYM)
+    book.apply(snap(1_000))
+    book.apply(delta(1_001, 1_001))
+    for u in range(1, MAX_STALE_RUN):  # the venue restarted its update ids: every delta looks old
+        assert not book.apply(delta(u, u)) and book.in_sync
+    with pytest.raises(BookOutOfSync, match=f"{MAX_STALE_RUN} deltas in a row older than the book"):
+        book.apply(delta(MAX_STALE_RUN, MAX_STALE_RUN))
+    assert not book.in_sync and book.stale == MAX_STALE_RUN
+    assert book.apply(snap(500)) and book.in_sync  # the next snapshot resyncs at the new ids
+    assert book.apply(delta(501, 501))
+
+
+def test_a_book_left_behind_by_the_venues_quotes_falls_out_of_sync() -> None:
+    s = 1_000_000_000
+    book = OrderBook(EX, SYM)
+    book.apply(snap(100))
+    assert not book.check_lag(100, 0, 10 * s)  # not ahead
+    assert not book.check_lag(105, 1 * s, 10 * s)  # ahead: tracked
+    book.apply(delta(101, 106))  # the depth stream catches up
+    assert not book.check_lag(107, 12 * s, 10 * s)  # a new quote ahead: tracked from now
+    assert not book.check_lag(108, 22 * s, 10 * s) and book.in_sync  # 10 s behind: still tolerated
+    assert book.check_lag(109, 22 * s + 1, 10 * s) and not book.in_sync  # more: the depth stream is gone
+    assert not book.check_lag(200, 40 * s, 10 * s)  # already out of sync: nothing more to say
 
 
 # -- real captures ------------------------------------------------------------------------------------

@@ -1,15 +1,22 @@
 """The served dashboard in a real browser: ``mdx monitor --no-browser`` + headless Debian Chromium.
 
-Checks what a user sees: charts drawn, tiles ticking, symbol and timeframe pickers redrawing, a
-connected status line, no code or file tree exposed. Timings (first render, symbol switch) are printed,
-never asserted: each step waits for its condition with a generous timeout (measured figures: bench/).
-Saves a screenshot under ``tests/artifacts/`` (``make screenshot`` refreshes the README's
-``docs/monitor.png``). Skips locally when Chromium or Playwright is missing; fails when ``CI`` is set.
+Checks what a user sees: charts drawn (indicator lines too), axes with full UTC time labels and round
+prices, tiles ticking, symbol and timeframe pickers redrawing, a connected status line, every control on
+screen with a long replay source, an empty state (not made-up axes) when there is no data, no code or
+file tree exposed, and no console or page error from any of it. Timings (first render, symbol switch)
+are printed, never asserted: each step waits for its condition with a generous timeout (measured
+figures: bench/). Saves a screenshot under ``tests/artifacts/`` (``make screenshot`` refreshes the
+README's ``docs/monitor.png``). Skips locally when Chromium or Playwright is missing; fails when ``CI``
+is set.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -22,10 +29,13 @@ from typing import Any
 
 import pytest
 
+from .conftest import SHARED_DATA, require
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 # the page as the test leaves it; `make screenshot` points this at docs/monitor.png (the README's picture)
-SCREENSHOT = Path(os.environ.get("MDX_SCREENSHOT") or ROOT / "tests" / "artifacts" / "monitor.png")
+ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots of the replay and no-data pages too
+SCREENSHOT = Path(os.environ.get("MDX_SCREENSHOT") or ARTIFACTS / "monitor.png")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -35,6 +45,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# The only console errors that are not ours: Voila's page links Font Awesome's CSS from jsDelivr, which
+# fails to load offline ("Failed to load resource: net::ERR_NAME_NOT_RESOLVED"). Anything else fails.
+NOT_OURS = ("https://cdn.jsdelivr.net/npm/@fortawesome/",)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 PATIENCE_MS = 20_000  # a generous bound on any one step: it only fails a test that is stuck, never a slow one
@@ -65,26 +78,26 @@ def _wait_for_server(port: int, process: subprocess.Popen[bytes], timeout: float
     raise AssertionError(f"mdx monitor did not listen on port {port} within {timeout} s")
 
 
-def _monitor_command(port: int) -> list[str]:
+def _monitor_command(port: int, *extra: str) -> list[str]:
     cli = Path(sys.executable).with_name("mdx")
-    args = ["monitor", "--no-browser", "--port", str(port), "--speed", "8"]
+    args = ["monitor", "--no-browser", "--port", str(port), "--speed", "8", *extra]
     if cli.exists():
         return [str(cli), *args]
     return [sys.executable, "-c", "import sys; from mdx.cli import main; sys.exit(main(sys.argv[1:]))", *args]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[int]:
+def _require_browser() -> None:
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         _unavailable("playwright is not installed")
-    port = _free_port()
-    process = subprocess.Popen(
-        _monitor_command(port), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+
+
+@contextlib.contextmanager
+def _serving(command: list[str], port: int) -> Iterator[int]:
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for_server(port, process)
         yield port
@@ -94,6 +107,82 @@ def server() -> Iterator[int]:
             process.wait(20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[int]:
+    _require_browser()
+    port = _free_port()
+    with _serving(_monitor_command(port), port):
+        yield port
+
+
+LONG_SOURCE_FILES = ("btcusdt_20240808.gz", "btcusdt_20240809.gz")
+
+
+@pytest.fixture(scope="module")
+def replay_server() -> Iterator[tuple[int, str]]:
+    """The monitor on a replay of two captures named by absolute paths: a long source string."""
+    _require_browser()
+    folder = require(SHARED_DATA / "binance-spot-l2-trades", "the replay captures")
+    source = "replay:" + ",".join(str(require(folder / name)) for name in LONG_SOURCE_FILES)
+    port = _free_port()
+    with _serving(_monitor_command(port, "--source", source), port):
+        yield port, source
+
+
+ERROR_NOTEBOOK = """\
+from mdx.config import Settings
+from mdx.ui import MonitorApp
+
+app = MonitorApp(Settings(source="nosuchexchange"))  # no session: nothing will ever arrive
+app.refresh()
+app
+"""
+
+
+@pytest.fixture(scope="module")
+def error_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The monitor app whose source cannot be opened, served by Voila like the real one."""
+    _require_browser()
+    import nbformat
+
+    from mdx.serve import voila_command
+
+    notebook = tmp_path_factory.mktemp("error") / "error.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(ERROR_NOTEBOOK)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, notebook)
+    port = _free_port()
+    with _serving(voila_command(notebook, port=port, open_browser=False), port):
+        yield port
+
+
+@contextlib.contextmanager
+def _page(viewport: dict[str, int]) -> Iterator[tuple[Any, list[str]]]:
+    """A Chromium page and the list of its console and page errors (the font CDN's aside, NOT_OURS)."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+
+    def on_console(msg: Any) -> None:
+        if msg.type != "error":
+            return
+        url = (msg.location or {}).get("url", "")
+        if msg.text.startswith("Failed to load resource") and url.startswith(NOT_OURS):
+            return
+        errors.append(f"console error: {msg.text} ({url})")
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=viewport)
+            page.on("console", on_console)
+            page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+            yield page, errors
+            page.close(run_before_unload=True)  # lets Voilà shut the kernel down
+        finally:
+            browser.close()
 
 
 def _text(page: Any, selector: str) -> str:
@@ -111,104 +200,239 @@ def _wait_until(page: Any, expression: str, arg: Any, timeout_ms: float) -> floa
 TILE = "(name) => (document.querySelector(`.mdx-tile-${name} .mdx-tile-value`)?.textContent ?? '')"
 LEGEND = "(document.querySelector('.mdx-candle-legend')?.textContent ?? '')"
 CANDLES = "[...document.querySelectorAll('.mdx-candles .stick_body')].map(e => e.getAttribute('d')).join('|')"
+# the tick labels of each visible axis in a chart card, and whether any label sticks out of its figure
+AXES = """(card) => {
+  const shown = (e) => { for (let x = e; x && x.tagName !== 'svg'; x = x.parentElement)
+                           if (getComputedStyle(x).display === 'none') return false;
+                         return true; };
+  return [...document.querySelectorAll(`.${card} g.axis`)].filter(shown).map(a => {
+    const svg = a.closest('svg').getBoundingClientRect();
+    const texts = [...a.querySelectorAll('.tick text')].filter(shown);
+    const out = (r) => r.width > 0 && (r.left < svg.left - 0.5 || r.right > svg.right + 0.5);
+    return {labels: texts.map(t => t.textContent), clipped: texts.some(t => out(t.getBoundingClientRect()))};
+  });
+}"""
+# overlay lines drawn in the candle chart (Bollinger's three rows, EMA, VWAP): paths with a segment
+OVERLAY_LINES = (
+    "[...document.querySelectorAll('.mdx-candles path.line')]"
+    ".filter(p => (p.getAttribute('d') || '').includes('L')).length"
+)
+HMS = re.compile(r"^\d\d:\d\d:\d\d$")
+HM = re.compile(r"^([A-Z][a-z]{2} \d\d )?\d\d:\d\d$")  # with the date when the axis crosses midnight UTC
+CONTROLS = (
+    ".mdx-source select",
+    ".mdx-exchange select",
+    ".mdx-symbol select",
+    ".mdx-timeframe button",
+    ".mdx-indicators button",
+    ".mdx-status",
+)
+
+
+def _axes(page: Any, card: str) -> list[dict[str, Any]]:
+    return list(page.evaluate(AXES, card))
+
+
+def _time_labels(page: Any, card: str, pattern: re.Pattern[str]) -> list[str]:
+    """The labels of the card's visible time axis (labels all matching ``pattern``); [] if none yet."""
+    for axis in _axes(page, card):
+        if len(axis["labels"]) >= 2 and all(pattern.match(label) for label in axis["labels"]):
+            assert not axis["clipped"], (card, axis)
+            return list(axis["labels"])
+    return []
+
+
+def _wait_for_time_labels(page: Any, card: str, pattern: re.Pattern[str]) -> list[str]:
+    deadline = time.monotonic() + PATIENCE_MS / 1000
+    while not (labels := _time_labels(page, card, pattern)):
+        assert time.monotonic() < deadline, (card, pattern.pattern, _axes(page, card))
+        page.wait_for_timeout(100)
+    return labels
+
+
+def _is_round(labels: list[str]) -> bool:
+    """Price labels that are multiples of one 1/2/5 x 10^k step, shown with just the decimals it needs."""
+    values = [float(label.replace(",", "")) for label in labels]
+    step = min(b - a for a, b in itertools.pairwise(values))
+    mantissa = step / 10 ** math.floor(math.log10(step) + 1e-9)
+    decimals = {len(label.partition(".")[2]) for label in labels}
+    return (
+        any(abs(mantissa - m) < 1e-6 for m in (1, 2, 5))
+        and all(abs(v / step - round(v / step)) < 1e-6 for v in values)
+        and len(decimals) == 1
+    )
 
 
 def test_dashboard_in_chromium(server: int) -> None:
-    from playwright.sync_api import sync_playwright
-
     url = f"http://localhost:{server}/"
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 930})
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            started = time.monotonic()
-            page.goto(url, wait_until="commit")
-            page.wait_for_selector(".mdx-tile-last", timeout=30_000)
-            first_render = time.monotonic() - started
-            print(f"first render (cold kernel): {first_render:.2f} s")
+    with _page({"width": 1440, "height": 930}) as (page, errors):
+        started = time.monotonic()
+        page.goto(url, wait_until="commit")
+        page.wait_for_selector(".mdx-tile-last", timeout=30_000)
+        first_render = time.monotonic() - started
+        print(f"first render (cold kernel): {first_render:.2f} s")
 
-            # the charts render: SVG marks present in every chart
-            page.wait_for_selector(".mdx-candles .stick_body", state="attached", timeout=PATIENCE_MS)
-            for chart in ("mdx-mid", "mdx-imbalance", "mdx-depth"):
-                page.wait_for_selector(f".{chart} svg path.line", state="attached", timeout=PATIENCE_MS)
-            assert page.locator(".mdx-candles .stick_body").count() > 2
+        # the charts render: SVG marks present in every chart
+        page.wait_for_selector(".mdx-candles .stick_body", state="attached", timeout=PATIENCE_MS)
+        for chart in ("mdx-mid", "mdx-imbalance", "mdx-depth"):
+            page.wait_for_selector(f".{chart} svg path.line", state="attached", timeout=PATIENCE_MS)
+        assert page.locator(".mdx-candles .stick_body").count() > 2
 
-            # the status line says connected
-            page.wait_for_function(
-                "() => document.querySelector('.mdx-status')?.textContent.includes('connected')",
-                timeout=PATIENCE_MS,
-            )
-            assert "connected" in _text(page, ".mdx-status")
+        # the indicator lines appear once warmed up (the legend counts the bars until then)
+        took = _wait_until(
+            page, f"() => ({OVERLAY_LINES}) >= 5 && !{LEGEND}.includes('/20 bars')", None, PATIENCE_MS * 3
+        )
+        print(f"indicator lines drawn after {took:.2f} s")
 
-            # last price and data age tick
-            last = page.evaluate(TILE, "last")
-            age = page.evaluate(TILE, "age")
-            took = _wait_until(
-                page,
-                f"([last, age]) => ({TILE})('last') !== last && ({TILE})('age') !== age",
-                [last, age],
-                PATIENCE_MS,
-            )
-            print(f"last price and data age ticked after {took:.2f} s")
+        # axes: full UTC times (not ':48'), nothing clipped at the edges, round prices, units
+        assert _wait_for_time_labels(page, "mdx-candles", HMS)
+        mid_times = _wait_for_time_labels(page, "mdx-mid", HMS)
+        assert _wait_for_time_labels(page, "mdx-imbalance", HMS)  # the imbalance chart has a time axis
+        print(f"mid time axis: {mid_times}")
+        for card in ("mdx-candles", "mdx-mid"):
+            prices = [a["labels"] for a in _axes(page, card) if a["labels"] and "," in a["labels"][0]]
+            assert prices and len(prices[0]) >= 2 and _is_round(prices[0]), (card, prices)
+        volume = [a["labels"] for a in _axes(page, "mdx-candles") if any("BTC" in x for x in a["labels"])]
+        assert volume and all(label.endswith(" BTC") for label in volume[0]), volume
+        depth = [label for axis in _axes(page, "mdx-depth") for label in axis["labels"]]
+        assert any(label.endswith(" BTC") for label in depth), depth
+        assert "msg/s total" in _text(page, ".mdx-status") and "UTC" in page.evaluate(f"() => {LEGEND}")
 
-            # another symbol: the tiles and the chart follow
-            before = page.evaluate(TILE, "last")
-            page.select_option(".mdx-symbol select", "ETH/USDT")
-            took = _wait_until(
-                page,
-                f"(before) => ({TILE})('last') !== before && {LEGEND}.includes('ETH/USDT')",
-                before,
-                PATIENCE_MS,
-            )
-            print(f"symbol switch redrawn in {took * 1000:.0f} ms")
-            assert (
-                float(page.get_attribute(".mdx-tile-last .mdx-tile-value", "data-value")) < 20_000
-            )  # ETH, not BTC
+        # the status line says connected
+        page.wait_for_function(
+            "() => document.querySelector('.mdx-status')?.textContent.includes('connected')",
+            timeout=PATIENCE_MS,
+        )
+        assert "connected" in _text(page, ".mdx-status")
 
-            # a click on a watchlist row selects it too
-            page.click(".mdx-watch-sol-usdt .mdx-watch-hit")
-            took = _wait_until(page, f"() => {LEGEND}.includes('SOL/USDT')", None, PATIENCE_MS)
-            print(f"watchlist click redrawn in {took * 1000:.0f} ms")
-            assert page.input_value(".mdx-symbol select") == "SOL/USDT"
-            assert "mdx-selected" in (page.get_attribute(".mdx-watch-sol-usdt", "class") or "")
+        # last price and data age tick
+        last = page.evaluate(TILE, "last")
+        age = page.evaluate(TILE, "age")
+        took = _wait_until(
+            page,
+            f"([last, age]) => ({TILE})('last') !== last && ({TILE})('age') !== age",
+            [last, age],
+            PATIENCE_MS,
+        )
+        print(f"last price and data age ticked after {took:.2f} s")
 
-            # another timeframe changes the candles
-            candles_1s = page.evaluate(f"() => {CANDLES}")
-            page.click(".mdx-timeframe button:has-text('1m')")
-            took = _wait_until(
-                page,
-                f"(before) => {LEGEND}.includes('1m') && ({CANDLES}) !== before",
-                candles_1s,
-                PATIENCE_MS,
-            )
-            print(f"timeframe switch redrawn in {took * 1000:.0f} ms")
-            assert page.locator(".mdx-candles .stick_body").count() < len(candles_1s.split("|"))
+        # another symbol: the tiles and the chart follow
+        before = page.evaluate(TILE, "last")
+        page.select_option(".mdx-symbol select", "ETH/USDT")
+        took = _wait_until(
+            page,
+            f"(before) => ({TILE})('last') !== before && {LEGEND}.includes('ETH/USDT')",
+            before,
+            PATIENCE_MS,
+        )
+        print(f"symbol switch redrawn in {took * 1000:.0f} ms")
+        assert float(page.get_attribute(".mdx-tile-last .mdx-tile-value", "data-value")) < 20_000  # ETH
 
-            # nothing but the dashboard: no code cells, no notebook source, no file tree
-            content = page.content()
-            assert "MonitorApp(" not in content and "Settings.from_env" not in content
-            assert page.locator(".jp-InputArea-editor, .CodeMirror, .cm-editor").count() == 0
-            for path in ("voila/tree", "api/contents", "voila/files/monitor.ipynb"):
-                try:
-                    status = urllib.request.urlopen(url + path, timeout=5).status
-                except urllib.error.HTTPError as error:
-                    status = error.code
-                assert status >= 400, path
+        # a click on a watchlist row selects it too
+        page.click(".mdx-watch-sol-usdt .mdx-watch-hit")
+        took = _wait_until(page, f"() => {LEGEND}.includes('SOL/USDT')", None, PATIENCE_MS)
+        print(f"watchlist click redrawn in {took * 1000:.0f} ms")
+        assert page.input_value(".mdx-symbol select") == "SOL/USDT"
+        assert "mdx-selected" in (page.get_attribute(".mdx-watch-sol-usdt", "class") or "")
 
-            # the README screenshot: back to BTC/USDT 1s, with the toggles on and a few seconds of data
-            page.click(".mdx-timeframe button:has-text('1s')")
-            page.select_option(".mdx-symbol select", "BTC/USDT")
-            _wait_until(
-                page, f"() => {LEGEND}.includes('BTC/USDT') && {LEGEND}.includes('1s')", None, PATIENCE_MS
-            )
-            page.wait_for_timeout(5_000)
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-            page.close(run_before_unload=True)  # lets Voilà shut the kernel down
-        finally:
-            browser.close()
-    ours = [e for e in errors if "Failed to load resource" not in e]  # offline: no CDN fonts
-    assert ours == [], ours
+        # another timeframe changes the candles, and the time axis says HH:MM
+        candles_1s = page.evaluate(f"() => {CANDLES}")
+        page.click(".mdx-timeframe button:has-text('1m')")
+        took = _wait_until(
+            page,
+            f"(before) => {LEGEND}.includes('1m') && ({CANDLES}) !== before",
+            candles_1s,
+            PATIENCE_MS,
+        )
+        print(f"timeframe switch redrawn in {took * 1000:.0f} ms")
+        assert page.locator(".mdx-candles .stick_body").count() < len(candles_1s.split("|"))
+        print(f"1m time axis: {_wait_for_time_labels(page, 'mdx-candles', HM)}")
+
+        # nothing but the dashboard: no code cells, no notebook source, no file tree
+        content = page.content()
+        assert "MonitorApp(" not in content and "Settings.from_env" not in content
+        assert page.locator(".jp-InputArea-editor, .CodeMirror, .cm-editor").count() == 0
+        for path in ("voila/tree", "api/contents", "voila/files/monitor.ipynb"):
+            try:
+                status = urllib.request.urlopen(url + path, timeout=5).status
+            except urllib.error.HTTPError as error:
+                status = error.code
+            assert status >= 400, path
+
+        # the README screenshot: back to BTC/USDT 1s, with the toggles on and a few seconds of data
+        page.click(".mdx-timeframe button:has-text('1s')")
+        page.select_option(".mdx-symbol select", "BTC/USDT")
+        _wait_until(
+            page, f"() => {LEGEND}.includes('BTC/USDT') && {LEGEND}.includes('1s')", None, PATIENCE_MS
+        )
+        page.wait_for_timeout(5_000)
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert errors == [], errors
+
+
+def _controls_on_screen(page: Any, width: int, height: int) -> None:
+    """Every control (each timeframe and indicator button too) is shown whole inside the viewport."""
+    for selector in CONTROLS:
+        elements = page.locator(selector).all()
+        assert elements, selector
+        for element in elements:
+            assert element.is_visible(), selector
+            box = element.bounding_box()
+            assert box is not None and box["width"] > 10 and box["height"] > 10, (selector, box)
+            inside = box["x"] >= 0 and box["y"] >= 0
+            inside = inside and box["x"] + box["width"] <= width and box["y"] + box["height"] <= height
+            assert inside, (selector, box, width, height)
+    # no button is cut down to "E…": its text fits
+    cut = page.evaluate(
+        "() => [...document.querySelectorAll('.mdx-controls button')]"
+        ".filter(b => b.scrollWidth > b.clientWidth + 1).map(b => b.textContent)"
+    )
+    assert cut == [], cut
+
+
+def test_every_control_stays_on_screen_with_a_long_replay_source(replay_server: tuple[int, str]) -> None:
+    port, source = replay_server
+    with _page({"width": 1440, "height": 930}) as (page, errors):
+        page.goto(f"http://localhost:{port}/", wait_until="commit")
+        page.wait_for_selector(".mdx-candles .stick_body", state="attached", timeout=60_000)
+        _controls_on_screen(page, 1440, 930)
+        # a short label on screen, the full source on hover
+        label = page.evaluate(
+            "() => document.querySelector('.mdx-source select').selectedOptions[0].text"
+        ).replace("\xa0", " ")
+        assert label == "replay: btcusdt_20240808.gz +1"
+        assert page.get_attribute(".mdx-source select", "title") == source
+        assert LONG_SOURCE_FILES[1] in (
+            page.get_attribute(".mdx-status-line", "title") or ""
+        )  # the whole line
+        assert "/" not in _text(page, ".mdx-status").replace("msg/s", "").replace("BTC/USDT", "")
+        for width, height in ((1100, 800), (900, 760)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.wait_for_timeout(300)  # one layout pass
+            _controls_on_screen(page, width, height)
+        page.set_viewport_size({"width": 1440, "height": 930})
+        page.wait_for_timeout(2_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "monitor-replay.png"), full_page=True)
+    assert errors == [], errors
+
+
+def test_with_no_data_the_charts_say_why_instead_of_drawing_axes(error_server: int) -> None:
+    with _page({"width": 1440, "height": 930}) as (page, errors):
+        page.goto(f"http://localhost:{error_server}/", wait_until="commit")
+        page.wait_for_selector(".mdx-tile-last", timeout=60_000)
+        page.wait_for_function(
+            "() => document.querySelector('.mdx-status')?.textContent.includes('error')", timeout=PATIENCE_MS
+        )
+        notes = page.locator(".mdx-chart-card .mdx-chart-note")
+        assert notes.count() == 4  # candles, mid, imbalance, depth
+        for note in notes.all():
+            assert note.is_visible() and note.inner_text().startswith("no data: "), note.inner_text()
+            assert "nosuchexchange" in note.inner_text()
+        for card in ("mdx-candles", "mdx-mid", "mdx-imbalance", "mdx-depth"):
+            assert _axes(page, card) == [], card  # no made-up axes (1.07 / 0.79 / 0.50 ...)
+        page.wait_for_timeout(2_000)  # anything late (a view that fails, a bad path) shows up by now
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "monitor-no-data.png"), full_page=True)
+    assert errors == [], errors

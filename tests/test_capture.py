@@ -7,6 +7,7 @@ import zlib
 from collections import Counter
 from pathlib import Path
 
+import orjson
 import pytest
 
 from mdx.errors import CaptureError, InvalidValue, MalformedFrame
@@ -264,3 +265,221 @@ def test_a_spot_snapshot_takes_its_symbol_from_the_streams_or_the_file_name(
     events = list(read_capture(write_gz(tmp_path / "capture.gz", first), rejections=rejections))
     assert not any(isinstance(e, BookSnapshot) for e in events) and len(events) == 19
     assert "depth snapshot without a symbol" in rejections.last_message["MalformedFrame"]
+
+
+# --- damaged files: nothing before the damage is lost, and the damage is one counted CaptureError -----
+
+
+def read_counted(path: Path) -> tuple[list[Event], Rejections]:
+    rejections = Rejections(log_first=0)
+    return list(read_capture(path, rejections=rejections)), rejections
+
+
+@pytest.mark.parametrize(
+    ("tail", "what"),
+    [(b"\x00" * 100, "100 zero bytes"), (b"garbage\n", "8 bytes"), (b"\x1f", "1 bytes")],
+)
+def test_trailing_garbage_after_the_last_member_loses_no_event(
+    shared_data: Path, tmp_path: Path, tail: bytes, what: str
+) -> None:
+    # Before: 100 zero bytes after a real capture lost 7,114 of its 41,249 events (the output of the last
+    # 1 MiB chunk) and were reported as "corrupt gzip data". Python's gzip module reads them all.
+    data = (shared_data / SPOT / "btcusdt_20240808.gz").read_bytes()
+    full = list(read_capture(shared_data / SPOT / "btcusdt_20240808.gz"))
+    assert len(full) == 41249
+    path = tmp_path / "btcusdt_20240808.gz"
+    path.write_bytes(data + tail)
+    events, rejections = read_counted(path)
+    assert events == full
+    assert rejections.by_reason == {"CaptureError": 1}
+    message = f"{path}: trailing garbage after the last gzip member at byte {len(data)} ({what})"
+    assert rejections.last_message["CaptureError"] == message
+    seen: list[Event] = []
+    with pytest.raises(CaptureError, match="trailing garbage"):
+        seen.extend(read_capture(path))
+    assert seen == full
+
+
+def test_a_corrupt_second_member_keeps_the_first_member_and_what_precedes_the_damage(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    raw = zlib.decompress((shared_data / SPOT / "btcusdt_20240808.gz").read_bytes(), 31)
+    half = raw.index(b"\n", len(raw) // 2) + 1
+    first, second = gzip.compress(raw[:half]), gzip.compress(raw[half:])
+    damage = len(second) // 2
+    broken = bytearray(second)
+    broken[damage : damage + 64] = b"\x00" * 64
+    path = tmp_path / "btcusdt_20240808.gz"
+    path.write_bytes(first + bytes(broken))
+    events, rejections = read_counted(path)
+    # everything decompressed before the damage: at least what a file cut at the damage yields
+    cut = tmp_path / "btcusdt_cut.gz"
+    cut.write_bytes(first + second[:damage])
+    before, _ = read_counted(cut)
+    full = list(read_capture(shared_data / SPOT / "btcusdt_20240808.gz"))
+    assert len(before) > raw[:half].count(b"\n") > 20_000
+    assert events[: len(before)] == before == full[: len(before)]
+    assert rejections.by_reason["CaptureError"] == 1
+    assert rejections.last_message["CaptureError"].startswith(
+        f"{path}: corrupt gzip member at byte {len(first)}: Error -3 while decompressing data"
+    )
+
+
+@pytest.mark.parametrize("garbage", [b"\x1f\x8b\x08\x00junk", b"\x1f\x8bnot a gzip header at all"])
+def test_a_bad_member_header_after_a_good_member(shared_data: Path, tmp_path: Path, garbage: bytes) -> None:
+    data = (shared_data / SPOT / "ethusdt_20240808.gz").read_bytes()
+    path = tmp_path / "ethusdt_20240808.gz"
+    path.write_bytes(data + garbage)
+    events, rejections = read_counted(path)
+    assert events == list(read_capture(shared_data / SPOT / "ethusdt_20240808.gz"))
+    assert rejections.by_reason == {"CaptureError": 1}
+    assert f"gzip member at byte {len(data)}" in rejections.last_message["CaptureError"]
+
+
+def test_damage_inside_a_chunk_keeps_the_lines_decompressed_before_it(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    # the damage lies inside the first 1 MiB read: zlib drops the whole output of a failing call; the
+    # reader must not
+    data = (shared_data / SPOT / "btcusdt_20240809.gz").read_bytes()
+    at = 600_000
+    broken = bytearray(data)
+    broken[at : at + 2000] = bytes(range(256)) * 7 + bytes(208)
+    path = tmp_path / "btcusdt_20240809.gz"
+    path.write_bytes(bytes(broken))
+    cut = tmp_path / "btcusdt_cut.gz"
+    cut.write_bytes(data[:at])
+    events, rejections = read_counted(path)
+    before, _ = read_counted(cut)
+    assert len(before) > 10_000 and events[: len(before)] == before
+    assert rejections.by_reason["CaptureError"] == 1
+    assert rejections.last_message["CaptureError"].startswith(f"{path}: corrupt gzip member at byte 0: ")
+
+
+@pytest.mark.parametrize("name", ["empty.gz", "empty.txt", "empty.mdx.jsonl.gz"])
+def test_an_empty_file_is_a_capture_error(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"")
+    with pytest.raises(CaptureError, match=f"{name}: empty file"):
+        list(read_capture(path))
+    if not name.endswith(".mdx.jsonl.gz"):  # a recording without its header line always raises
+        events, rejections = read_counted(path)
+        assert events == [] and rejections.by_reason == {"CaptureError": 1}
+
+
+# --- JSON types are checked, not coerced -------------------------------------------------------------
+
+TS = b"1723161254087896568 "
+TRADE = {"e": "trade", "E": 1723161255343, "s": "BTCUSDT", "t": 3735683259, "p": "61837.63",
+         "q": "0.02", "T": 1723161255342, "m": True, "M": True}  # fmt: skip
+AGG = {"e": "aggTrade", "E": 1634000000100, "a": 100, "p": "57000.01", "q": "0.5", "f": 200, "l": 201,
+       "T": 1634000000099, "m": False, "M": True}  # fmt: skip
+TICKER = {"u": 50093239212, "s": "BTCUSDT", "b": "61837.63", "B": "3.78826", "a": "61837.64", "A": "1.54698"}
+DEPTH = {"e": "depthUpdate", "E": 1723161255208, "s": "BTCUSDT", "U": 50093239219, "u": 50093239220,
+         "b": [["61737.63", "0.0"]], "a": [["61837.64", "1.5"]]}  # fmt: skip
+
+
+def frame(stream: str, data: dict[str, object], **changes: object) -> bytes:
+    return TS + orjson.dumps({"stream": f"btcusdt@{stream}", "data": {**data, **changes}})
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        (frame("trade", TRADE, p=True), "'p' must be a decimal string or a number, got bool True"),
+        (frame("trade", TRADE, q=False), "'q' must be a decimal string or a number, got bool False"),
+        (frame("trade", TRADE, p=None), "'p' must be a decimal string or a number, got NoneType"),
+        (frame("trade", TRADE, p=["1"]), "'p' must be a decimal string or a number, got list"),
+        (frame("trade", TRADE, m="false"), "'m' must be true or false, got str 'false'"),
+        (frame("trade", TRADE, m=0), "'m' must be true or false, got int 0"),
+        (frame("trade", TRADE, T="1723161255342"), "'T' must be an integer, got str"),
+        (frame("trade", TRADE, T=1723161255342.5), "'T' must be an integer, got float"),
+        (frame("trade", TRADE, T=True), "'T' must be an integer, got bool"),
+        (frame("trade", TRADE, t="3735683259"), "'t' must be an integer, got str"),
+        (frame("aggTrade", AGG, m="true"), "'m' must be true or false, got str"),
+        (frame("aggTrade", AGG, a=True), "'a' must be an integer, got bool"),
+        (frame("bookTicker", TICKER, b=True), "'b' must be a decimal string or a number, got bool"),
+        (frame("bookTicker", TICKER, A=False), "'A' must be a decimal string or a number, got bool"),
+        (frame("bookTicker", TICKER, u="50093239212"), "'u' must be an integer, got str"),
+        (frame("bookTicker", {**TICKER, "E": "1723161256313"}), "'E' must be an integer (ms), got str"),
+        (frame("depth@100ms", DEPTH, U="50093239219"), "'U' must be an integer, got str"),
+        (frame("depth@100ms", DEPTH, u=True), "'u' must be an integer, got bool"),
+        (frame("depth@100ms", DEPTH, E=1.5), "'E' must be an integer (ms), got float"),
+        (frame("depth@100ms", DEPTH, b=[["61737.63", True]]), "'b' must be a list of [price, amount] pairs"),
+        (frame("depth@100ms", DEPTH, a=[[True, "1.0"]]), "'a' must be a list of [price, amount] pairs"),
+        (frame("depth@100ms", DEPTH, a=["12"]), "'a' must be a list of [price, amount] pairs"),
+        (frame("depth@100ms", DEPTH, a={"61837.64": "1.5"}), "'a' must be a list of [price, amount] pairs"),
+    ],
+)
+def test_wrong_json_types_are_malformed_frames_not_misread(
+    shared_data: Path, tmp_path: Path, line: bytes, field: str
+) -> None:
+    # Before: "p": true was read as price 1.0 and "m": "false" as a sell (bool("false") is True).
+    lines = head_lines(shared_data / SPOT / "btcusdt_20240808.gz", 40)
+    clean = list(read_capture(write_gz(tmp_path / "btcusdt_clean.gz", lines)))
+    path = write_gz(tmp_path / "btcusdt_typed.gz", [*lines[:30], line, *lines[30:]])
+    events, rejections = read_counted(path)
+    assert events == clean
+    assert rejections.by_reason == {"MalformedFrame": 1}
+    assert rejections.last_message["MalformedFrame"].startswith(f"btcusdt_typed.gz:31: field {field}")
+    with pytest.raises(MalformedFrame, match=r"btcusdt_typed\.gz:31: field"):
+        list(read_capture(path))
+
+
+def test_wrong_json_types_in_a_snapshot_and_a_futures_diff(shared_data: Path, tmp_path: Path) -> None:
+    lines = head_lines(shared_data / SPOT / "btcusdt_20240808.gz", 20)
+    snapshot = orjson.loads(lines[7].partition(b" ")[2])
+    bad_snapshots = [
+        ({"lastUpdateId": "50093239218"}, "'lastUpdateId' must be an integer"),
+        ({"bids": [["61837.63", True]]}, "'bids' must be a list of [price, amount]"),
+        ({"asks": "none"}, "'asks' must be a list of [price, amount] pairs, got str"),
+    ]
+    for changes, field in bad_snapshots:
+        bad = lines[7].partition(b" ")[0] + b" " + orjson.dumps({**snapshot, **changes})
+        rejections = Rejections(log_first=0)
+        events = list(read_capture(write_gz(tmp_path / "btcusdt_s.gz", [*lines[:7], bad, *lines[8:]]),
+                                   rejections=rejections))  # fmt: skip
+        assert not any(isinstance(e, BookSnapshot) for e in events)
+        assert rejections.last_message["MalformedFrame"].startswith(f"btcusdt_s.gz:8: field {field}")
+
+    usdm = head_lines(shared_data / FUTURES / "usdm_btcusdt_20240808.gz", 30)
+    i, diff = next((i, orjson.loads(x.partition(b" ")[2])) for i, x in enumerate(usdm) if b"@depth" in x)
+    diff["data"]["pu"] = str(diff["data"]["pu"])
+    usdm[i] = usdm[i].partition(b" ")[0] + b" " + orjson.dumps(diff)
+    rejections = Rejections(log_first=0)
+    list(read_capture(write_gz(tmp_path / "usdm_btcusdt_x.gz", usdm), rejections=rejections))
+    assert rejections.last_message["MalformedFrame"].startswith(
+        f"usdm_btcusdt_x.gz:{i + 1}: field 'pu' must be an integer, got str"
+    )
+
+
+def test_json_numbers_are_accepted_where_binance_sends_decimal_strings(tmp_path: Path) -> None:
+    lines = [
+        frame("trade", TRADE, p=61837.63, q=1),
+        frame("bookTicker", TICKER, b=61837, B=3.5, a="61838", A=0),
+        frame("depth@100ms", DEPTH, b=[[61737.63, 0]], a=[["61837.64", 1.5]]),
+    ]
+    events = list(read_capture(write_gz(tmp_path / "btcusdt_numbers.gz", lines), hold_s=0))
+    trade, quote, delta = events  # no snapshot to wait for (hold_s=0): file order
+    assert isinstance(trade, Trade) and (trade.price, trade.amount, trade.side) == (61837.63, 1.0, "sell")
+    assert type(trade.amount) is float
+    assert isinstance(quote, Quote) and (quote.bid, quote.bid_size, quote.ask, quote.ask_size) == (
+        61837.0, 3.5, 61838.0, 0.0,
+    )  # fmt: skip
+    assert (
+        isinstance(delta, BookDelta) and delta.bids == ((61737.63, 0.0),) and delta.asks == ((61837.64, 1.5),)
+    )
+    assert all(type(x) is float for level in (*delta.bids, *delta.asks) for x in level)
+
+
+def test_strict_mode_yields_a_prefix_of_what_counting_mode_yields(shared_data: Path, tmp_path: Path) -> None:
+    # A bad line while diffs are held back for the snapshot: strict mode used to yield the held diffs in
+    # file order before raising, ahead of the snapshot the counting mode puts first.
+    lines = head_lines(shared_data / SPOT / "btcusdt_20240808.gz", 40)  # the snapshot is line 8
+    path = write_gz(tmp_path / "btcusdt_early.gz", [*lines[:3], b"1 {", *lines[3:]])
+    counted, rejections = read_counted(path)
+    assert rejections.by_reason == {"MalformedFrame": 1} and isinstance(counted[0], BookSnapshot)
+    strict: list[Event] = []
+    with pytest.raises(MalformedFrame, match=r"btcusdt_early\.gz:4: "):
+        strict.extend(read_capture(path))
+    assert strict == counted[:4]  # the snapshot, then the 3 events read before the bad line

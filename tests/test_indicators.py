@@ -234,6 +234,64 @@ def test_nan_inputs_are_skipped(name: str) -> None:
     assert_close(result, theirs(s.dropna()).reindex(s.index), **tol)
 
 
+# -- infinite inputs: treated like NaN (NaN there, skipped), never NaN forever -------------------------
+
+INF_POSITIONS = [3, 40, 41, 700, 2_999]
+
+
+def with_infinities(x: np.ndarray) -> np.ndarray:
+    y = x.copy()
+    y[INF_POSITIONS] = [np.inf, -np.inf, np.inf, np.inf, -np.inf]
+    return y
+
+
+@pytest.mark.parametrize("name", sorted(STREAMING))
+def test_infinite_inputs_are_skipped_like_nan_streaming_equals_batch(name: str) -> None:
+    """The original failure: one ``inf`` made EMA and RSI (batch and streaming) NaN for ever after."""
+    batch, make = STREAMING[name]
+    x = random_walk(3_000, seed=8)
+    y = with_infinities(x)
+    as_nan = x.copy()
+    as_nan[INF_POSITIONS] = np.nan
+    streamed = run_stream(make, y)
+    np.testing.assert_array_equal(streamed, batch(y))  # bit for bit, as with NaN
+    np.testing.assert_array_equal(batch(y), batch(as_nan))  # an inf is exactly a NaN
+    assert np.isnan(batch(y)[INF_POSITIONS]).all()
+    assert not np.isnan(batch(y)[2_000:2_990]).any()  # it recovers: no NaN long after the infinities
+
+
+@pytest.mark.parametrize("name", sorted(PANDAS))
+def test_infinite_inputs_match_pandas_without_them(name: str) -> None:
+    ours, theirs = PANDAS[name]
+    s = pd.Series(with_infinities(random_walk(3_000, seed=9)))
+    result = ours(s)
+    clean = s.replace([np.inf, -np.inf], np.nan).dropna()
+    tol = {"atol": 1e-9} if name.startswith("zscore") else {}
+    assert_close(result, theirs(clean).reindex(s.index), **tol)
+
+
+def test_infinite_inputs_bollinger_and_vwap() -> None:
+    x = random_walk(500, seed=10)
+    y = with_infinities(np.concatenate([x] * 6))[:3_000]
+    bands = ind.bollinger(y, 20, 2.0).to_numpy()
+    np.testing.assert_array_equal(ind.Bollinger(20, 2.0).run(y), bands)
+    assert not np.isnan(bands[-100:-1]).any() and np.isnan(bands[-1]).all()  # the last input is -inf
+    volume = np.full(y.size, 0.5)
+    volume[[10, 11]] = [np.inf, np.nan]
+    price = np.where(np.isfinite(y), y, 1.0)
+    price[20] = 1e300  # the product overflows to inf: skipped too
+    volume[20] = 1e300
+    expected = ind.vwap(price, volume)
+    np.testing.assert_array_equal(ind.VWAP().run(price, volume), expected)
+    np.testing.assert_array_equal(ind.vwap(y, volume), ind.VWAP().run(y, volume))
+    assert np.isnan(expected[[10, 11, 20]]).all() and np.isfinite(expected[21:]).all()
+    ok = np.ones(y.size, bool)
+    ok[[10, 11, 20]] = False
+    np.testing.assert_allclose(
+        expected[ok], np.cumsum(price[ok] * volume[ok]) / np.cumsum(volume[ok]), rtol=1e-12
+    )
+
+
 def test_warm_up_lengths() -> None:
     x = random_walk(100, seed=4)
     first_valid = {

@@ -332,6 +332,8 @@ def test_an_auth_error_is_a_clear_source_error_and_secrets_stay_out_of_it(
                 message = str(h.error)
                 assert "AuthenticationError" in message and "Invalid API-key" in message
                 assert "KEY-123" not in message and "***" in message
+                # the ccxt error it replaces quotes the key: it is not kept as __cause__ or __context__
+                assert h.error.__cause__ is None and h.error.__context__ is None
                 assert h.statuses[-1][0] == "error" and "KEY-123" not in h.statuses[-1][1]
                 assert "S3CR3T" not in repr(h.source)
 

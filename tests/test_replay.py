@@ -87,8 +87,7 @@ def test_session_replays_four_spot_files_in_sync_with_no_rejections(shared_data:
         assert len(bars) == 11 and all(b.closed for b in bars)
     btc_bars = session.cache.bars(("binance", "BTC/USDT"), "1m")
     assert (
-        sum(b.count for b in btc_bars) + session.cache.open_bar(("binance", "BTC/USDT"), "1m").count
-        == 19904
+        sum(b.count for b in btc_bars) + session.cache.open_bar(("binance", "BTC/USDT"), "1m").count == 19904
     )
     assert session.status.state == "done"
 

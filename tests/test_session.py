@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from mdx.clock import Clock, LiveClock, SimulatedClock
 from mdx.consumer import Consumer
-from mdx.errors import ConfigError, InvalidValue, SourceError
+from mdx.errors import ConfigError, DataError, InvalidValue, SourceError
 from mdx.events import BookDelta, BookSnapshot, Event, Quote, Trade, register_event
 from mdx.io.recording import read_recording, write_recording
 from mdx.session import Session
@@ -305,3 +306,251 @@ def test_other_threads_read_only_immutable_values_while_the_engine_runs() -> Non
     finally:
         session.stop()
     assert errors == [] and reads == 20_000 and processed > 0
+
+
+# -- the engine tells the truth: stops that did not happen, crashes, consumers' failures, drops ----------
+
+
+class Blocker(Consumer):
+    """A consumer that blocks the engine's thread on its first trade until the test releases it."""
+
+    takes = (Trade,)
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def on_event(self, event: Trade) -> None:
+        self.entered.set()
+        self.release.wait(60)
+
+
+class LiveLike:
+    """A source with only ``stream`` (no ``iter_events``): the session treats it as live."""
+
+    name = "livelike"
+    exchange = EX
+    symbols = (SYM,)
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        self.on_status: Any = None
+
+
+class BlockingSource(LiveLike):
+    """A source whose stream blocks the engine's thread (a synchronous call inside a coroutine)."""
+
+    name = "blocking"
+
+    def __init__(self) -> None:
+        super().__init__(market(5))
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    async def stream(self, clock: Clock, rejections: Rejections) -> AsyncIterator[Event]:
+        yield self.events[0]
+        self.entered.set()
+        self.release.wait(60)
+        for event in self.events[1:]:
+            yield event
+
+
+@pytest.mark.parametrize("blocked_in", ["consumer", "source"])
+def test_stop_says_so_when_the_engine_does_not_stop(blocked_in: str) -> None:
+    blocker, consumers, where = Blocker(), [], "Blocker.on_event"
+    source: Any = ListSource(market(50))
+    if blocked_in == "consumer":
+        consumers.append(blocker)
+    else:
+        source = blocker = BlockingSource()
+        where = "BlockingSource.stream"
+    session = Session(source, clock=SimulatedClock(T0), consumers=consumers).start()
+    try:
+        assert blocker.entered.wait(30)
+        assert session.stop(timeout=0.05) is False  # the engine is blocked: no stop happened
+        assert session.running
+        status = session.status
+        assert status.state == "error" and "engine did not stop within 0.05 s" in status.reason
+        assert f"busy in {where}" in status.reason  # names what blocks it
+        assert session.statuses[session.names[0]].state == "error"
+    finally:
+        blocker.release.set()
+    assert session.stop(timeout=30) is True  # the block ends, the cancellation goes through
+    assert not session.running and session.status.state == "stopped" and session.status.reason == ""
+
+
+class QuietSource(LiveLike):
+    """A live-like source that connects and then sends nothing."""
+
+    name = "quiet"
+
+    async def stream(self, clock: Clock, rejections: Rejections) -> AsyncIterator[Event]:
+        await asyncio.Event().wait()
+        yield self.events[0]  # pragma: no cover
+
+
+def test_stop_ends_an_awaited_run_on_another_thread_and_waits_for_it() -> None:
+    session = Session(QuietSource([]), clock=SimulatedClock(T0))
+    ended: list[str] = []
+    runner = threading.Thread(target=lambda: (asyncio.run(session.run()), ended.append("returned")))
+    runner.start()
+    assert session.wait_for(lambda: session.running and session.status.state == "connecting", timeout=30)
+    assert session.stop(timeout=30) is True  # once said a stop it had not waited for
+    runner.join(30)
+    assert ended == ["returned"] and not session.running and session.status.state == "stopped"
+
+
+def test_stop_from_the_engines_own_loop_cannot_wait_and_says_so() -> None:
+    session = Session(QuietSource([]), clock=SimulatedClock(T0))
+
+    async def main() -> bool:
+        run = asyncio.create_task(session.run())
+        while not session.running:
+            await asyncio.sleep(0)
+        stopped = session.stop()
+        await run  # ends normally at its next await
+        return stopped
+
+    assert asyncio.run(main()) is False
+    assert not session.running and session.status.state == "stopped"
+
+
+class CrashingSource(ListSource):
+    """A source with a bug: a few events, then an exception that is not an MdxError."""
+
+    name = "crashing"
+
+    def iter_events(self, rejections: Rejections) -> Iterator[Event]:
+        yield from self.events[:5]
+        raise RuntimeError("bug in the source")
+
+
+def test_a_crash_in_the_engine_thread_is_an_error_not_connected_then_stale(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = SimulatedClock(T0)
+    session = Session(CrashingSource(market(20)), clock=clock, stale_after_s=5).start()
+    assert session.wait_for(lambda: not session.running, timeout=30)
+    clock.advance(3600 * S)  # once "connected", then "stale": never the truth
+    status = session.status
+    assert status.state == "error" and "RuntimeError: bug in the source" in status.reason
+    assert session.events_processed == 5
+    assert any(
+        "bug in the source" in r.getMessage() and "Traceback" in r.getMessage() for r in caplog.records
+    )
+    assert session.stop() is True and session.status.state == "error"  # stop() keeps what happened
+
+    awaited = Session(CrashingSource(market(20)), clock=SimulatedClock(T0))
+    with pytest.raises(RuntimeError, match="bug in the source"):  # every source failed: run() says why
+        asyncio.run(awaited.run())
+    assert awaited.status.state == "error" and not awaited.running
+
+    synchronous = Session(CrashingSource(market(20)), clock=SimulatedClock(T0))
+    with pytest.raises(RuntimeError, match="bug in the source"):
+        synchronous.run_until_done()
+    assert synchronous.status.state == "error" and "bug in the source" in synchronous.status.reason
+
+
+def test_a_crash_outside_any_source_still_ends_in_an_error_status() -> None:
+    session = Session(ListSource(market(5)), clock=SimulatedClock(T0))
+
+    async def broken(max_events: int | None, until_ns: int | None) -> None:
+        raise RuntimeError("bug in the session")
+
+    session._run = broken  # type: ignore[method-assign]  # the engine's own code failing
+    session.start()
+    assert session.wait_for(lambda: not session.running, timeout=30)
+    assert session.status.state == "error" and "engine crashed: RuntimeError" in session.status.reason
+
+
+class Broken(Consumer):
+    takes = (Trade,)
+
+    def on_event(self, event: Trade) -> None:
+        raise ZeroDivisionError("division by zero in a consumer")
+
+
+def test_a_broken_consumer_is_counted_where_the_monitor_shows_it(caplog: pytest.LogCaptureFixture) -> None:
+    from mdx.config import Settings
+    from mdx.ui.model import MonitorModel
+
+    counter = CountTrades()
+    session = Session(ListSource(market(40)), clock=SimulatedClock(), consumers=[Broken(), counter])
+    session.run_until_done()
+    assert session.consumer_errors == 40 and session.rejections.by_reason["ConsumerError"] == 40
+    assert (
+        "Broken.on_event failed on Trade: ZeroDivisionError"
+        in session.rejections.last_message["ConsumerError"]
+    )
+    assert counter.count == 40 and session.cache.trade((EX, SYM)).id == "39"  # the feed went on
+    logged = [r for r in caplog.records if "ConsumerError" in r.getMessage()]
+    assert len(logged) == 3 and all(r.exc_info for r in logged)  # the first few, with the traceback
+    info = MonitorModel(Settings(symbols=(SYM,)), session=session).frame(force=True).info
+    assert info.rejected == 40 and info.rejected_reason == "ConsumerError"
+
+
+class Implausible(DataError):
+    """A new kind of rejection, as the market consumers add them."""
+
+
+class Derived(Consumer):
+    """Emits a derived event for every trade; the consumer after it rejects some of those."""
+
+    takes = (Trade,)
+
+    def on_event(self, event: Trade) -> None:
+        self.emit(Funding(event.exchange, event.symbol, event.ts_event, event.ts_recv, float(event.id)))
+
+
+class RejectOdd(Consumer):
+    takes = (Funding,)
+
+    def on_event(self, event: Funding) -> None:
+        if event.rate % 2:
+            raise Implausible(f"odd {event.rate}")
+
+
+class FlushFails(Consumer):
+    takes = (Trade,)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def on_event(self, event: Trade) -> None:
+        pass
+
+    def close(self) -> None:
+        raise self.error
+
+
+class BadFrameSource(ListSource):
+    """A source whose reader raises a DataError mid-stream (a strict reader)."""
+
+    name = "strict"
+
+    def iter_events(self, rejections: Rejections) -> Iterator[Event]:
+        yield self.events[0]
+        raise InvalidValue("price NaN in line 2")
+
+
+def test_every_dropped_item_is_counted_by_the_session() -> None:
+    consumers = [
+        Derived(),
+        RejectOdd(),
+        FlushFails(Implausible("late at close")),
+        FlushFails(OSError("disk")),
+    ]
+    session = Session(ListSource(market(10)), clock=SimulatedClock(), consumers=consumers)
+    session.run_until_done()
+    by_reason = session.rejections.by_reason
+    assert by_reason["Implausible"] == 5 + 1  # derived events rejected, and the one a close() dropped
+    assert by_reason["ConsumerError"] == 1 and "close" in session.rejections.last_message["ConsumerError"]
+    assert session.status.state == "done"  # every consumer was closed, whatever the others did
+    assert [f.rate for f in session.cache.history("funding_test", (EX, SYM))] == [0.0, 2.0, 4.0, 6.0, 8.0]
+
+    for run in ("awaited", "synchronous"):
+        strict = Session(BadFrameSource(market(3)), clock=SimulatedClock())
+        with pytest.raises(InvalidValue):
+            asyncio.run(strict.run()) if run == "awaited" else strict.run_until_done()
+        assert strict.rejections.by_reason["InvalidValue"] == 1, run  # the item it choked on
+        assert strict.status.state == "error" and "price NaN" in strict.status.reason, run

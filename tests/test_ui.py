@@ -47,10 +47,14 @@ from mdx.ui import (
     fmt,
 )
 from mdx.ui.book import depth_steps
-from mdx.ui.charts import OVERLAY_ROWS, volume_candles
-from mdx.ui.data import Columns, sparkline_points
+from mdx.ui.charts import INDICATORS, WAITING, ImbalanceChart, MidChart, price_axis, set_ticks, volume_candles
+from mdx.ui.controls import Controls
+from mdx.ui.data import BarArrays, Columns, sparkline_points
 from mdx.ui.model import MonitorModel
+from mdx.ui.ticks import DAY, MINUTE, SECOND, js_key, step_decimals, time_ticks, value_ticks
 from mdx.ui.watchlist import slug
+
+from .conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_700_000_000_000_000_000
@@ -110,9 +114,9 @@ def test_candles_show_the_cached_bars_with_the_open_bar_last(app: MonitorApp, dr
     assert ohlc.y[-2].tolist() == [closed[-1].open, closed[-1].high, closed[-1].low, closed[-1].close]
     assert ohlc.x[-1] == np.datetime64(partial.ts_event // 1_000_000, "ms")
     assert np.all(np.diff(ohlc.x.astype(np.int64)) > 0)
-    # volume candles share the time axis; the overlays have one row per indicator line
+    # volume candles share the time axis; each overlay is its own mark (the band has three rows)
     assert np.array_equal(app.candles.volume.x, ohlc.x)
-    assert app.candles.overlays.y.shape[0] == len(OVERLAY_ROWS)
+    assert set(app.candles.lines) == set(INDICATORS) and app.candles.lines["bollinger"].y.shape[0] == 3
     assert "BTC/USDT" in app.candles.legend.value
 
 
@@ -248,8 +252,7 @@ def test_indicator_toggles(app: MonitorApp) -> None:
     app.controls.indicators["bollinger"].value = False
     app.controls.indicators["vwap"].value = False
     assert app.candles.indicators == ("ema",)
-    assert app.candles.overlays.opacities[:3] == [0.0, 0.0, 0.0] and app.candles.overlays.opacities[3] > 0
-    assert app.candles.overlays.fill_opacities[:2] == [0.0, 0.0]
+    assert [name for name, mark in app.candles.lines.items() if mark.visible] == ["ema"]
     assert "BB" not in app.candles.legend.value and "EMA 20" in app.candles.legend.value
     with pytest.raises(ConfigError, match="macd"):
         app.candles.set_indicators(["macd"])
@@ -477,14 +480,16 @@ def test_candle_overlays_draw_the_packages_indicator_values(app: MonitorApp, dri
     app.refresh(force=True)
     bars = driver.session.cache.bars(key(), "1s", include_open=True)
     frame = bars_to_frame(bars)
-    n = app.candles.overlays.y.shape[1]
-    assert n > 20
+    lines = app.candles.lines
+    n = lines["ema"].y.shape[0]
+    assert n > 20 and all(mark.x.shape[0] == n for mark in lines.values())
+    assert np.array_equal(lines["ema"].x, app.candles.ohlc.x[-n:])
     bands = bollinger(frame["close"], 20, 2.0)
-    drawn = app.candles.overlays.y
+    drawn = lines["bollinger"].y
     np.testing.assert_array_equal(drawn[0], bands["upper"].to_numpy()[-n:])
     np.testing.assert_array_equal(drawn[2], bands["lower"].to_numpy()[-n:])
-    np.testing.assert_array_equal(drawn[3], ema(frame["close"], 20).to_numpy()[-n:])
-    np.testing.assert_array_equal(drawn[4], vwap(frame["vwap"], frame["volume"]).to_numpy()[-n:])
+    np.testing.assert_array_equal(lines["ema"].y, ema(frame["close"], 20).to_numpy()[-n:])
+    np.testing.assert_array_equal(lines["vwap"].y, vwap(frame["vwap"], frame["volume"]).to_numpy()[-n:])
 
 
 def test_columns_sync_incrementally_and_rebuild_when_the_window_moved_on() -> None:
@@ -526,6 +531,266 @@ def test_formatting() -> None:
     assert fmt.age_ms(37.2) == "37 ms" and fmt.age_ms(1234) == "1.2 s"
     assert fmt.clock_time(T0 + 123_456_789) == "22:13:20.123"
     assert sparkline_points(np.array([1.0, 2.0]), 10, 10) == "0,9 10,1"
+
+
+# -- readable, honest axes -------------------------------------------------------------------------------
+
+
+def _is_nice(step: float) -> bool:
+    """1, 2 or 5 x 10^k."""
+    mantissa = step / 10.0 ** math.floor(math.log10(step) + 1e-9)
+    return any(math.isclose(mantissa, m) for m in (1.0, 2.0, 5.0))
+
+
+def _multiples(values: np.ndarray, step: float) -> bool:
+    return bool(np.allclose(values / step, np.round(values / step), atol=1e-6))
+
+
+def test_value_ticks_are_round_multiples_inside_the_range() -> None:
+    # the review's axis: bqplot's num_ticks gave 67,997.46 / 68,012.15 (evenly spread over the domain)
+    values, step = value_ticks(67_997.46, 68_012.15, max_ticks=5)
+    assert values.tolist() == [68_000.0, 68_005.0, 68_010.0] and step == 5.0
+    for lo, hi, most in ((0.0012, 0.0071, 5), (3.1, 3.9, 4), (61_000.0, 63_500.0, 6), (-1.0, 1.0, 3)):
+        values, step = value_ticks(lo, hi, max_ticks=most)
+        assert _is_nice(step) and _multiples(values, step)
+        assert lo <= values.min() and values.max() <= hi and 1 <= len(values) <= most + 1
+    # never finer than the price precision, and at least min_ticks when that allows
+    values, step = value_ticks(61_650.0, 61_650.004, max_ticks=5, min_ticks=3, min_step=0.01)
+    assert step == 0.01
+    assert value_ticks(0.0, 44.0, max_ticks=2)[0].tolist() == [0.0]
+    assert value_ticks(0.0, 44.0, max_ticks=2, min_ticks=2)[0].tolist() == [0.0, 20.0, 40.0]
+    assert step_decimals(0.5) == 1 and step_decimals(20.0) == 0 and step_decimals(0.01) == 2
+    assert [js_key(v) for v in (0.0, 20.0, 0.5, 2.5e-05, -1.0)] == ["0", "20", "0.5", "0.000025", "-1"]
+
+
+def test_price_axis_ticks_are_round_at_the_instruments_precision(app: MonitorApp) -> None:
+    for axis in (app.candles.y_axis, app.mid.y_axis):
+        values = axis.tick_values
+        assert axis.num_ticks is None and len(values) >= 2  # bqplot's num_ticks would spread them evenly
+        step = float(np.min(np.diff(values)))
+        assert _is_nice(step) and _multiples(values, step)
+        decimals = int(re.fullmatch(r",\.(\d)f", axis.tick_format).group(1))
+        assert decimals == min(step_decimals(step), fmt.price_decimals(float(values[-1])))
+    # the depth chart's price ticks: round, around the mid, inside the drawn range
+    values, x = app.depth.x_axis.tick_values, app.depth.lines.x
+    assert 1 <= len(values) <= 3 and x.min() < values.min() and values.max() < x.max()
+    if len(values) > 1:
+        assert _is_nice(float(values[1] - values[0])) and _multiples(values, float(values[1] - values[0]))
+    # the candles' domain is set by the kernel: the ticks are inside it
+    assert app.candles.y.min <= app.candles.y_axis.tick_values.min()
+    assert app.candles.y_axis.tick_values.max() <= app.candles.y.max
+    # a flat price never gets ticks finer than its precision (BTC: 0.01)
+    axis, scale = app.candles.y_axis, app.candles.y
+    price_axis(axis, scale, 61_650.0, 61_650.0, precision=2)
+    step = float(np.min(np.diff(axis.tick_values)))
+    assert step >= 0.01 and axis.tick_format == f",.{step_decimals(step)}f"
+
+
+def test_time_ticks_name_each_tick_fully_in_utc() -> None:
+    t0 = 1_723_075_368 * SECOND  # 2024-08-08 00:02:48 UTC
+    seconds = time_ticks(t0, t0 + 120 * SECOND, max_ticks=6)
+    assert seconds.tick_format == "%H:%M:%S" and seconds.step_ns == 30 * SECOND
+    minutes = time_ticks(t0, t0 + 120 * MINUTE, max_ticks=6, min_step_ns=MINUTE)
+    assert minutes.tick_format == "%H:%M" and minutes.step_ns == 30 * MINUTE
+    few_bars = time_ticks(t0, t0 + 3 * MINUTE, max_ticks=6, min_step_ns=MINUTE)
+    assert few_bars.tick_format == "%H:%M" and few_bars.step_ns == MINUTE  # 1m bars: never 30 s ticks
+    days = time_ticks(t0, t0 + 120 * DAY, max_ticks=6, min_step_ns=DAY)
+    assert days.tick_format == "%Y-%m-%d" and days.step_ns >= DAY
+    crossing = time_ticks(t0 - 4 * 3600 * SECOND, t0 + 4 * 3600 * SECOND, max_ticks=6, min_step_ns=MINUTE)
+    assert crossing.tick_format == "%b %d %H:%M"  # crosses a UTC midnight: the date too
+    for ticks, lo, span in ((seconds, t0, 120 * SECOND), (minutes, t0, 120 * MINUTE)):
+        ns = ticks.values.astype("datetime64[ns]").astype(np.int64)
+        assert np.all(ns % ticks.step_ns == 0)  # round UTC times
+        assert ns.min() >= lo + 0.04 * span  # none at the left edge, where a label would be clipped
+
+
+def _bar_arrays(n: int, step_ns: int) -> BarArrays:
+    rng = np.random.default_rng(3)
+    close = 100.0 + np.cumsum(rng.normal(0, 0.3, n))
+    open_ = np.concatenate(([100.0], close[:-1]))
+    volume = rng.uniform(1.0, 5.0, n)
+    table = np.column_stack(
+        (
+            T0 + np.arange(n) * step_ns,
+            open_,
+            np.maximum(open_, close) + 0.1,
+            np.minimum(open_, close) - 0.1,
+            close,
+            volume,
+            volume * 0.6,
+            volume * 0.4,
+            (open_ + close) / 2,
+        )
+    )
+    return BarArrays.from_table(table)
+
+
+@pytest.mark.parametrize(
+    ("timeframe", "step_ns", "tick_format"),
+    [
+        ("1s", SECOND, "%H:%M:%S"),
+        ("1m", MINUTE, "%H:%M"),
+        ("1d", DAY, "%Y-%m-%d"),
+    ],
+)
+def test_candle_time_axis_format_follows_the_timeframe(
+    timeframe: str, step_ns: int, tick_format: str
+) -> None:
+    chart = CandleChart(window=60)
+    chart.update(_bar_arrays(80, step_ns), symbol="SOL/USDT", timeframe=timeframe)
+    axis = chart.time_axis
+    assert axis.visible and axis.tick_format == tick_format and axis.num_ticks is None
+    ns = axis.tick_values.astype("datetime64[ns]").astype(np.int64)
+    assert len(ns) >= 2 and np.all(np.diff(ns) >= step_ns) and np.all(ns % step_ns == 0)
+    assert chart.x.min < axis.tick_values.min() and axis.tick_values.max() <= chart.x.max
+    assert "UTC" in chart.legend.value
+    # the volume axis names its unit: the base currency
+    labels = chart.volume_axis.tick_labels
+    assert labels and all(label.endswith(" SOL") for label in labels.values())
+    assert set(labels) == {js_key(v) for v in chart.volume_axis.tick_values}
+
+
+def test_book_charts_have_the_same_utc_time_axis(app: MonitorApp) -> None:
+    mid, imbalance = app.mid.time_axis, app.imbalance.time_axis
+    assert mid.visible and imbalance.visible  # the imbalance chart has its own time axis
+    assert mid.tick_format == imbalance.tick_format == "%H:%M:%S"
+    assert np.array_equal(mid.tick_values, imbalance.tick_values) and len(mid.tick_values) >= 2
+    assert np.array_equal(app.mid.lines.x[[0, -1]], app.imbalance.line.x[[0, -1]])  # same span
+    assert app.mid.fig.fig_margin == app.imbalance.fig.fig_margin  # so they line up
+    assert app.imbalance.y_axis.tick_labels == {"-1": "−1 ask", "0": "0", "1": "+1 bid"}
+    assert "time UTC" in app.mid.legend.value and "time UTC" in app.imbalance.legend.value
+
+
+def test_set_ticks_sends_the_format_before_the_values() -> None:
+    """bqplot redraws new tick values in a d3 transition that runs later: labels set after it are lost."""
+    axis = CandleChart().time_axis
+    changes: list[str] = []
+    axis.observe(lambda change: changes.append(change["name"]), ["tick_format", "tick_values", "num_ticks"])
+    values = np.array([T0 // 1_000_000], dtype="datetime64[ms]")
+    assert set_ticks(axis, values, tick_format="%H:%M")
+    assert changes == ["tick_format", "tick_values"]
+    assert not set_ticks(axis, values.copy(), tick_format="%H:%M")  # unchanged: nothing sent
+    set_ticks(axis, values[:0])
+    assert axis.num_ticks == 0  # no ticks, rather than bqplot's own
+
+
+def test_every_figure_names_its_units(app: MonitorApp, driver: Driver) -> None:
+    assert "mdx-axis-unit' title='y axis unit'>USDT<" in app.candles.legend.value
+    assert "<span class='mdx-muted'>BTC</span>" in app.candles.legend.value  # the volume's unit
+    assert "USDT" in app.mid.legend.value
+    assert all(label.endswith(" BTC") for label in app.depth.y_axis.tick_labels.values())
+    assert "BTC" in app.depth.legend.value and "price USDT" in app.depth.legend.value
+    head = app.ladder.body.value.split("</div>", 1)[0]
+    assert "price <span class='mdx-unit'>USDT" in head and "size <span class='mdx-unit'>BTC" in head
+    tiles = app.tiles.widget.value
+    assert re.search(r"last<span class='mdx-tile-note'>USDT", tiles)
+    assert re.search(r"bar volume<span class='mdx-tile-note'>1s BTC", tiles)
+    assert re.search(r"msg/s<span class='mdx-tile-note'>BTC/USDT", tiles)  # per symbol ...
+    driver.advance(1.5)
+    app.refresh()
+    assert "msg/s total" in app.status.widget.value  # ... and the status line's figure is the total
+    assert fmt.units("BTC/USDT:USDT") == ("BTC", "USDT") and fmt.units("weird") == ("", "")
+
+
+def test_ladder_draws_size_and_cumulative_bars_apart(app: MonitorApp) -> None:
+    rows = re.findall(r"class='mdx-lr mdx-bid' style='--w:([\d.]+)%;--c:([\d.]+)%'", app.ladder.body.value)
+    assert len(rows) == app.ladder.levels
+    sizes, totals = np.array(rows, dtype=float).T
+    assert np.all(np.diff(totals) >= 0) and totals[-1] > 0  # the cumulative fill grows from the spread
+    assert not np.array_equal(sizes, totals)
+    assert "mdx-key-size" in app.ladder.title.value and "mdx-key-total" in app.ladder.title.value
+
+
+def test_overlays_say_when_they_warm_up(driver: Driver) -> None:
+    chart = CandleChart(window=120)
+    chart.update(_bar_arrays(12, SECOND), symbol="BTC/USDT", timeframe="1s")
+    legend = chart.legend.value
+    assert "EMA 20: <span class='mdx-warmup'>12/20 bars" in legend
+    assert "BB 20, 2: <span class='mdx-warmup'>12/20 bars" in legend
+    assert chart.warmup == {"ema": (12, 20), "bollinger": (12, 20)}
+    assert chart.lines["ema"].x.shape == (0,) and chart.lines["bollinger"].y.shape == (3, 0)
+    assert chart.lines["vwap"].x.shape == (12,)  # VWAP needs no warm-up: drawn from the first bar
+    chart.update(_bar_arrays(25, SECOND), symbol="BTC/USDT", timeframe="1s")
+    assert chart.warmup == {} and "mdx-warmup" not in chart.legend.value
+    assert chart.lines["ema"].x.shape == (6,) and np.isfinite(chart.lines["bollinger"].y).all()
+
+
+def test_charts_show_an_empty_state_instead_of_made_up_axes(driver: Driver) -> None:
+    app = MonitorApp(Settings(symbols=SYMBOLS), session=driver.session, timeframe="1s")  # no event yet
+    try:
+        app.refresh(force=True)
+        for chart in app.charts:
+            assert chart.empty and "mdx-empty" in chart.widget._dom_classes
+            assert chart.note.value == WAITING
+            assert not any(axis.visible for axis in chart._empty_axes)
+        # a 2-D x without columns breaks bqplot's view in the browser: an empty depth chart sends 1-D
+        assert app.depth.lines.x.ndim == 1 and app.depth.lines.y.shape == (2, 0)
+        driver.advance(30)
+        app.refresh()
+        for chart in app.charts:
+            assert not chart.empty and "mdx-empty" not in chart.widget._dom_classes
+            assert all(axis.visible for axis in chart._empty_axes)
+        # no mark ever gets a NaN (an invalid SVG path in the browser)
+        marks = [*app.candles.lines.values(), app.mid.lines, app.imbalance.line, app.depth.lines]
+        assert all(np.isfinite(np.asarray(mark.y, dtype=float)).all() for mark in marks)
+    finally:
+        app.log_buffer.detach()
+        app.tap.detach()
+
+
+def test_charts_without_a_source_say_why() -> None:
+    app = MonitorApp(Settings(source="nosuchexchange", symbols=SYMBOLS))
+    try:
+        app.refresh()
+        for chart in app.charts:
+            assert chart.empty and chart.note.value.startswith("no data: ")
+            assert "nosuchexchange" in chart.note.value
+    finally:
+        app.log_buffer.detach()
+
+
+def test_panels_on_their_own_start_empty() -> None:
+    for chart in (CandleChart(), MidChart(), ImbalanceChart(), DepthChart()):
+        assert chart.empty and not any(axis.visible for axis in chart._empty_axes)
+
+
+def test_a_long_source_gets_a_short_label_and_the_full_text_on_hover() -> None:
+    long = "replay:/very/long/path/to/captures/btcusdt_20240808.gz,/very/long/path/to/captures/b.gz"
+    assert fmt.short_source(long) == "replay: btcusdt_20240808.gz +1"
+    assert fmt.short_source("sim+" + long) == "sim + replay: btcusdt_20240808.gz +1"
+    assert fmt.short_source("x" * 80).endswith("…") and len(fmt.short_source("x" * 80)) == 40
+    controls = Controls(
+        sources=[long, "sim"],
+        source=long,
+        exchanges=["binance"],
+        exchange="binance",
+        symbols=["BTC/USDT"],
+        symbol="BTC/USDT",
+        timeframes=["1s", "1m"],
+        timeframe="1s",
+    )
+    assert controls.source.label == "replay: btcusdt_20240808.gz +1"
+    assert controls.source.value == controls.source.tooltip == long
+    controls.source.value = "sim"
+    assert controls.source.tooltip == "sim"
+    line = StatusLine()
+    status = type("S", (), {"state": "connected", "source": long, "reason": "", "attempt": 0})()
+    line.update(status, StatusInfo(rate=10.0, symbols=1, now_ns=1))
+    text = re.sub(r"<[^>]+>", "", line.widget.value)
+    assert "/very/long" not in text and "replay: btcusdt_20240808.gz +1" in text
+    assert f"title='{long}: " in line.widget.value  # the whole line, with the full source, on hover
+
+
+def test_a_long_replay_source_keeps_a_short_header(shared_data: Path) -> None:
+    folder = require(shared_data / "binance-spot-l2-trades")
+    source = f"replay:{folder / 'btcusdt_20240808.gz'},{folder / 'btcusdt_20240809.gz'}"
+    app = MonitorApp(Settings(source=source))
+    try:
+        assert app.controls.source.value == app.controls.source.tooltip == source
+        assert app.controls.source.label == "replay: btcusdt_20240808.gz +1"
+    finally:
+        app.log_buffer.detach()
+        app.tap.detach()
 
 
 # -- project rules -----------------------------------------------------------------------------------------

@@ -17,9 +17,12 @@ hot path), so streaming over a series gives bit-for-bit the batch result.
 Conventions:
 
 - Outputs are NaN until enough values have been seen (the warm-up), as TA-Lib and pandas do.
-- NaN input: the output at that position is NaN and the value is *skipped*: the state does not change,
-  as if it were not there. Hence on input with NaNs every function equals its pandas equivalent applied
-  to ``s.dropna()`` and reindexed to ``s.index``.
+- Missing input: a NaN **or infinite** (``±inf``) value gives NaN at that position and is *skipped*: the
+  state does not change, as if it were not there. So one bad tick (a NaN, an ``inf`` from a division
+  upstream) costs one NaN output, never NaN forever. Hence on such input every function equals its
+  pandas equivalent applied to ``s.replace([inf, -inf], nan).dropna()`` and reindexed to ``s.index``.
+  VWAP skips a step whose ``price * volume`` is not finite (either input NaN or infinite, or an
+  overflowing product); RollingVolatility skips an infinite log return (a ratio that overflows) too.
 - Rolling sums are kept shifted by a reference value and recomputed exactly from the window every ``n``
   valid values, so they do not drift: over 200,000 values they stay within ~1e-13 of the exact result,
   where pandas' rolling variance drifts to ~1e-7 on z-scores. Streaming cost is O(1) per update plus
@@ -29,6 +32,7 @@ Conventions:
 from __future__ import annotations
 
 import math
+from math import isfinite as _isfinite
 from typing import NamedTuple, TypeVar, cast
 
 import numpy as np
@@ -159,7 +163,8 @@ def bollinger(x: T, n: int = 20, k: float = 2.0) -> pd.DataFrame:
 
 def vwap(price: T, volume: T) -> T:
     """Volume-weighted average price anchored at the first value: ``cumsum(price * volume) /
-    cumsum(volume)``; NaN until some volume. A NaN in either input gives NaN there and is skipped.
+    cumsum(volume)``; NaN until some volume. A NaN or infinite input (or an overflowing ``price * volume``)
+    gives NaN there and is skipped.
 
     pandas: ``(p * v).cumsum() / v.cumsum()`` (on rows without NaN).
     """
@@ -213,7 +218,7 @@ class SMA(_Windowed):
 
     def update(self, x: float) -> float:
         x = float(x)
-        value = self._moments.add(x) if x == x else _NAN
+        value = self._moments.add(x) if _isfinite(x) else _NAN
         self.value = value
         return value
 
@@ -243,7 +248,7 @@ class _Moments:
         self._last = _NAN
 
     def add(self, x: float) -> float:
-        """Add a valid (non-NaN) value; return the mean, NaN while fewer than ``n`` values."""
+        """Add a valid (finite) value; return the mean, NaN while fewer than ``n`` values."""
         n = self.n
         buf = self._buf
         pos = self._pos
@@ -319,7 +324,7 @@ class EMA(Indicator):
 
     def update(self, x: float) -> float:
         x = float(x)
-        if x != x:
+        if not _isfinite(x):
             self.value = _NAN
             return _NAN
         self._count = count = self._count + 1
@@ -364,8 +369,9 @@ class RSI(Indicator):
     def update(self, x: float) -> float:
         x = float(x)
         prev = self._prev
-        if x != x or prev != prev:
-            if x == x:
+        finite = _isfinite(x)
+        if not finite or prev != prev:
+            if finite:
                 self._prev = x
             self.value = _NAN
             return _NAN
@@ -417,7 +423,7 @@ class Returns(Indicator):
 
     def update(self, x: float) -> float:
         x = float(x)
-        if x != x:
+        if not _isfinite(x):
             self.value = _NAN
             return _NAN
         prev = self._prev
@@ -454,7 +460,7 @@ class RollingVolatility(_Windowed):
     def update(self, x: float) -> float:
         r = self._returns.update(x)
         value = _NAN
-        if r == r:
+        if _isfinite(r):
             moments = self._moments
             moments.add(r)
             value = moments.std()
@@ -475,7 +481,7 @@ class ZScore(_Windowed):
 
     def update(self, x: float) -> float:
         x = float(x)
-        if x != x:
+        if not _isfinite(x):
             self.value = _NAN
             return _NAN
         moments = self._moments
@@ -516,7 +522,7 @@ class Bollinger(_Windowed):
 
     def update(self, x: float) -> BollingerBands:  # type: ignore[override]
         x = float(x)
-        if x != x:
+        if not _isfinite(x):
             self.value = _NAN_BANDS
             return _NAN_BANDS
         moments = self._moments
@@ -556,11 +562,12 @@ class VWAP(Indicator):
         return self._v > 0.0
 
     def update(self, price: float, volume: float) -> float:
-        price, volume = float(price), float(volume)
-        if price != price or volume != volume:
+        volume = float(volume)
+        step = float(price) * volume
+        if not _isfinite(step):
             self.value = _NAN
             return _NAN
-        self._pv += price * volume
+        self._pv += step
         self._v += volume
         value = self._pv / self._v if self._v > 0.0 else _NAN
         self.value = value

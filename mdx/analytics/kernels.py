@@ -6,8 +6,9 @@ same floating-point operations, in the same order, as the matching streaming cla
 ``mdx.analytics.indicators``, so the batch and streaming results are bit-for-bit equal on the same
 input. Never use ``fastmath`` here: it would let LLVM reorder sums and break that equality.
 
-NaN convention (all indicator kernels): a NaN input produces a NaN output at that position and is
-skipped, i.e. the state is left unchanged, as if the value had not been there.
+Missing-value convention (all indicator kernels): a NaN or infinite input produces a NaN output at
+that position and is skipped, i.e. the state is left unchanged, as if the value had not been there
+(the streaming classes in ``mdx.analytics.indicators`` apply the same test, ``math.isfinite``).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def moments_kernel(x, n, ddof, what):  # type: ignore[no-untyped-def]
     last = math.nan
     for i in range(x.size):
         xi = x[i]
-        if math.isnan(xi):
+        if not math.isfinite(xi):
             out[i] = math.nan
             continue
         if count == 0:
@@ -111,7 +112,7 @@ def ema_kernel(x, n):  # type: ignore[no-untyped-def]
     e = math.nan
     for i in range(x.size):
         xi = x[i]
-        if math.isnan(xi):
+        if not math.isfinite(xi):
             out[i] = math.nan
             continue
         count += 1
@@ -140,7 +141,7 @@ def rsi_kernel(x, n):  # type: ignore[no-untyped-def]
     loss = 0.0
     for i in range(x.size):
         xi = x[i]
-        if math.isnan(xi):
+        if not math.isfinite(xi):
             out[i] = math.nan
             continue
         if math.isnan(prev):
@@ -177,7 +178,7 @@ def returns_kernel(x, log):  # type: ignore[no-untyped-def]
     prev = math.nan
     for i in range(x.size):
         xi = x[i]
-        if math.isnan(xi):
+        if not math.isfinite(xi):
             out[i] = math.nan
             continue
         if math.isnan(prev) or prev == 0.0:
@@ -201,18 +202,19 @@ def volatility_kernel(x, n):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def vwap_kernel(price, volume):  # type: ignore[no-untyped-def]
-    """Anchored VWAP: running ``sum(p * v) / sum(v)``, NaN until some volume; a NaN input is skipped.
+    """Anchored VWAP: running ``sum(p * v) / sum(v)``, NaN until some volume. A step whose ``p * v`` is
+    not finite (a NaN or infinite price or volume, or an overflowing product) is skipped.
     Mirrors ``mdx.analytics.indicators.VWAP``. pandas: ``(p * v).cumsum() / v.cumsum()``."""
     out = np.empty(price.size)
     pv = 0.0
     vv = 0.0
     for i in range(price.size):
-        p = price[i]
         v = volume[i]
-        if math.isnan(p) or math.isnan(v):
+        step = price[i] * v
+        if not math.isfinite(step):
             out[i] = math.nan
             continue
-        pv += p * v
+        pv += step
         vv += v
         out[i] = pv / vv if vv > 0.0 else math.nan
     return out

@@ -1,11 +1,13 @@
 """Files: line readers (gzip or plain), Binance captures, mdx's recording format, and the recorder.
 
-``read_capture`` reads any of them; ``write_recording`` / ``RecordingWriter`` write recordings.
+``read_capture`` reads any of them (``check_capture`` says why a file yields no events);
+``write_recording`` / ``RecordingWriter`` write recordings. ``checks`` holds the value rule of each event
+kind that every reader applies.
 """
 
 from __future__ import annotations
 
-from .capture import read_capture
+from .capture import check_capture, read_capture
 from .recording import RecordingWriter, read_recording, write_recording
 
-__all__ = ["RecordingWriter", "read_capture", "read_recording", "write_recording"]
+__all__ = ["RecordingWriter", "check_capture", "read_capture", "read_recording", "write_recording"]

@@ -16,11 +16,18 @@ documented procedure, events read before the file's first snapshot are held back
 ``hold_s`` seconds of receive time) and yielded right after it, in their original order. A file
 without a snapshot in that window (a continuation file) is yielded in plain file order.
 
-Errors: with ``rejections`` given, bad lines (malformed JSON, missing fields, NaN / negative values)
-are counted and skipped, and a truncated or corrupt file is counted as ``CaptureError`` after the
-events read so far. With ``rejections=None`` the reader is strict and raises the specific
-``DataError`` instead (after yielding the events before it). A missing file raises ``CaptureError``
-at call time either way.
+JSON types are checked, never coerced: prices and amounts are decimal strings or JSON numbers (never a
+bool: ``"p": true`` is not a price of 1.0), ``m`` is a JSON bool (``"m": "false"`` is not a sell), ids,
+update ids and times are integers, book sides are lists of ``[price, amount]`` pairs. A wrong type is a
+``MalformedFrame``; a number that is not one (``"abc"``), NaN, infinite or negative is an ``InvalidValue``
+(the rules of ``mdx.io.checks``, applied inline on this hot path).
+
+Errors: with ``rejections`` given, bad lines (malformed JSON, missing fields or wrong types, NaN /
+negative values) are counted and skipped, and a truncated or corrupt file is counted as one
+``CaptureError`` after every event before the damage. With ``rejections=None`` the reader is strict and
+raises the specific ``DataError`` instead, after yielding the events before it (events held back for
+the snapshot are yielded where the counting mode would yield them). A missing file raises
+``CaptureError`` at call time either way.
 """
 
 from __future__ import annotations
@@ -93,11 +100,57 @@ def symbol_from_name(path: Path) -> str | None:
     return "_".join(parts).upper() or None
 
 
-def _levels(raw: list[list[str]]) -> Levels:
-    out = [(float(p), float(q)) for p, q in raw]
-    for p, q in out:
-        if not (0.0 < p < INF and 0.0 <= q < INF):
-            raise InvalidValue(f"level price {p!r} amount {q!r}")
+NUMBERS = frozenset((str, float, int))  # a price or amount: a decimal string or a JSON number, never a bool
+NUMBER = "a decimal string or a number"
+
+
+def _wrong(name: str, value: Any, want: str) -> MalformedFrame:
+    return MalformedFrame(f"field {name!r} must be {want}, got {type(value).__name__} {value!r:.40}")
+
+
+def _first_wrong(
+    d: dict[str, Any], numbers: tuple[str, ...] = (), ints: tuple[str, ...] = (), bools: tuple[str, ...] = ()
+) -> MalformedFrame:
+    """The error for the first of the named fields of ``d`` whose JSON type is wrong (the slow path)."""
+    for name in numbers:
+        if type(d[name]) not in NUMBERS:
+            return _wrong(name, d[name], NUMBER)
+    for name in ints:
+        if type(d[name]) is not int:
+            return _wrong(name, d[name], "an integer")
+    for name in bools:
+        if type(d[name]) is not bool:
+            return _wrong(name, d[name], "true or false")
+    return MalformedFrame(f"unexpected field types in {d!r:.80}")
+
+
+def _time(d: dict[str, Any], ts_recv: int) -> int:
+    """Event time in ns from ``T`` (transaction time), else ``E`` (event time); ``ts_recv`` without them."""
+    t = d.get("T")
+    if t is None:
+        t = d.get("E")
+        if t is None:
+            return ts_recv
+    if type(t) is not int:
+        raise _wrong("T" if "T" in d else "E", t, "an integer (ms)")
+    return t * MS if t else ts_recv
+
+
+def _levels(raw: Any, name: str) -> Levels:
+    """``[["61837.63", "3.78"], ...]`` as float pairs; the rule is ``mdx.io.checks.valid_level``, inline."""
+    if type(raw) is not list:
+        raise _wrong(name, raw, "a list of [price, amount] pairs")
+    out = []
+    for level in raw:
+        if type(level) is not list:
+            raise _wrong(name, level, "a list of [price, amount] pairs")
+        p, q = level
+        if (type(p) is not str or type(q) is not str) and (type(p) not in NUMBERS or type(q) not in NUMBERS):
+            raise _wrong(name, level, f"a list of [price, amount] pairs ({NUMBER} each)")
+        price, amount = float(p), float(q)
+        if not (0.0 < price < INF and 0.0 <= amount < INF):
+            raise InvalidValue(f"level price {price!r} amount {amount!r}")
+        out.append((price, amount))
     return tuple(out)
 
 
@@ -147,11 +200,14 @@ class _Normalizer:
                 named = raw is not None and unified_symbol(raw, self.market) != raw
                 if not named or (self.raw_symbols and raw not in self.raw_symbols):
                     raise MalformedFrame(f"depth snapshot without a symbol; streams seen: {self.raw_symbols}")
-        t = msg.get("T") or msg.get("E")
-        ts_event = int(t) * MS if t else ts_recv
+        if type(raw) is not str:
+            raise _wrong("symbol", raw, "a string")
+        seq = msg["lastUpdateId"]
+        if type(seq) is not int:
+            raise _wrong("lastUpdateId", seq, "an integer")
         return BookSnapshot(
-            EXCHANGES[self.market], unified_symbol(raw, self.market), ts_event, ts_recv,
-            int(msg["lastUpdateId"]), _levels(msg["bids"]), _levels(msg["asks"]),
+            EXCHANGES[self.market], unified_symbol(raw, self.market), _time(msg, ts_recv), ts_recv,
+            seq, _levels(msg["bids"], "bids"), _levels(msg["asks"], "asks"),
         )  # fmt: skip
 
 
@@ -169,10 +225,13 @@ def _depth(exchange: str, symbol: str, futures: bool) -> Handler:
         futures add ``"T":1723161256298`` (used as ts_event) and ``"pu":5123107831937`` (→ ``prev_seq``).
         """
         d = msg["data"]
-        t = d.get("T") or d["E"]
-        prev = int(d["pu"]) if futures else -1
-        bids, asks = _levels(d["b"]), _levels(d["a"])
-        return _BookDelta(exchange, symbol, int(t) * MS, ts_recv, int(d["U"]), int(d["u"]), bids, asks, prev)
+        first, last, prev = d["U"], d["u"], d["pu"] if futures else -1
+        if type(first) is not int or type(last) is not int or type(prev) is not int:
+            raise _first_wrong(d, ints=("U", "u", "pu") if futures else ("U", "u"))
+        if "E" not in d and "T" not in d:
+            raise KeyError("E")
+        bids, asks = _levels(d["b"], "b"), _levels(d["a"], "a")
+        return _BookDelta(exchange, symbol, _time(d, ts_recv), ts_recv, first, last, bids, asks, prev)
 
     return depth
 
@@ -187,12 +246,18 @@ def _book_ticker(exchange: str, symbol: str, futures: bool) -> Handler:
         futures add ``"e":"bookTicker","T":1723161256313,"E":1723161256313``.
         """
         d = msg["data"]
-        bid, bid_size, ask, ask_size = float(d["b"]), float(d["B"]), float(d["a"]), float(d["A"])
+        b, bq, a, aq, seq = d["b"], d["B"], d["a"], d["A"], d["u"]
+        if (type(b) is not str or type(bq) is not str or type(a) is not str or type(aq) is not str) and not (
+            type(b) in NUMBERS and type(bq) in NUMBERS and type(a) in NUMBERS and type(aq) in NUMBERS
+        ):
+            raise _first_wrong(d, numbers=("b", "B", "a", "A"))
+        if type(seq) is not int:
+            raise _wrong("u", seq, "an integer")
+        bid, bid_size, ask, ask_size = float(b), float(bq), float(a), float(aq)
+        # the rule of mdx.io.checks.valid_quote, inline on this hot path
         if not (0.0 < bid < INF and 0.0 < ask < INF and 0.0 <= bid_size < INF and 0.0 <= ask_size < INF):
             raise InvalidValue(f"quote {bid!r} x {bid_size!r} / {ask!r} x {ask_size!r}")
-        t = d.get("T") or d.get("E")
-        ts_event = int(t) * MS if t else ts_recv
-        return _Quote(exchange, symbol, ts_event, ts_recv, int(d["u"]), bid, bid_size, ask, ask_size)
+        return _Quote(exchange, symbol, _time(d, ts_recv), ts_recv, seq, bid, bid_size, ask, ask_size)
 
     return book_ticker
 
@@ -207,11 +272,16 @@ def _trade(exchange: str, symbol: str, futures: bool) -> Handler:
         futures add ``"X":"MARKET"`` and drop ``M``.
         """
         d = msg["data"]
-        price, amount = float(d["p"]), float(d["q"])
+        p, q, t, tid, m = d["p"], d["q"], d["T"], d["t"], d["m"]
+        if (
+            (type(p) is not str and type(p) not in NUMBERS) or (type(q) is not str and type(q) not in NUMBERS)
+            or type(t) is not int or type(tid) is not int or type(m) is not bool
+        ):  # fmt: skip
+            raise _first_wrong(d, numbers=("p", "q"), ints=("T", "t"), bools=("m",))
+        price, amount = float(p), float(q)
         if not valid_trade(price, amount):
-            raise InvalidValue(f"trade {d.get('t')}: price {price!r} amount {amount!r}")
-        side = "sell" if d["m"] else "buy"
-        return _Trade(exchange, symbol, int(d["T"]) * MS, ts_recv, str(d["t"]), price, amount, side)
+            raise InvalidValue(f"trade {tid}: price {price!r} amount {amount!r}")
+        return _Trade(exchange, symbol, t * MS, ts_recv, str(tid), price, amount, "sell" if m else "buy")
 
     return trade
 
@@ -226,11 +296,16 @@ def _agg_trade(exchange: str, symbol: str, futures: bool) -> Handler:
         the aggregate id ``a`` becomes the trade id.
         """
         d = msg["data"]
-        price, amount = float(d["p"]), float(d["q"])
+        p, q, t, tid, m = d["p"], d["q"], d["T"], d["a"], d["m"]
+        if (
+            (type(p) is not str and type(p) not in NUMBERS) or (type(q) is not str and type(q) not in NUMBERS)
+            or type(t) is not int or type(tid) is not int or type(m) is not bool
+        ):  # fmt: skip
+            raise _first_wrong(d, numbers=("p", "q"), ints=("T", "a"), bools=("m",))
+        price, amount = float(p), float(q)
         if not valid_trade(price, amount):
-            raise InvalidValue(f"aggTrade {d.get('a')}: price {price!r} amount {amount!r}")
-        side = "sell" if d["m"] else "buy"
-        return _Trade(exchange, symbol, int(d["T"]) * MS, ts_recv, str(d["a"]), price, amount, side)
+            raise InvalidValue(f"aggTrade {tid}: price {price!r} amount {amount!r}")
+        return _Trade(exchange, symbol, t * MS, ts_recv, str(tid), price, amount, "sell" if m else "buy")
 
     return agg_trade
 
@@ -264,6 +339,7 @@ def _read(path: Path, market: str | None, rejections: Rejections | None, hold_ns
     held: list[Event] | None = []
     hold_until = 0
     lineno = 0
+    failed: DataError | None = None  # strict mode: the error to raise once the held events are placed
     try:
         for lines in line_chunks(path):
             for line in lines:
@@ -295,6 +371,10 @@ def _read(path: Path, market: str | None, rejections: Rejections | None, hold_ns
                         yield event
                         yield from held
                         held = None
+                    elif failed is not None:  # read on only to find where the held events go
+                        if event.ts_recv > hold_until:
+                            yield from held
+                            held = None
                     else:
                         if not held:
                             hold_until = event.ts_recv + hold_ns
@@ -302,19 +382,29 @@ def _read(path: Path, market: str | None, rejections: Rejections | None, hold_ns
                         if event.ts_recv > hold_until:
                             yield from held
                             held = None
+                    if failed is not None and held is None:
+                        raise failed
                     continue
                 if rejections is None:
-                    yield from held or ()
-                    raise bad
+                    if not held:
+                        raise bad
+                    # The events before the error wait for the snapshot: they are yielded where the
+                    # counting mode would yield them (after a snapshot still to come) before raising.
+                    failed = failed or bad
+                    continue
                 rejections.add(bad)
     except CaptureError as error:
         yield from held or ()
         held = None
+        if failed is not None:
+            raise failed from None
         if rejections is None:
             raise
         rejections.add(error)
     if held:
         yield from held
+    if failed is not None:
+        raise failed
 
 
 __all__ = ["EXCHANGES", "read_binance", "unified_symbol"]

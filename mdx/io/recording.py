@@ -6,18 +6,24 @@ The first line is a header, then one object per event with a ``type`` tag and th
     {"type":"trade","exchange":"binance","symbol":"BTC/USDT","ts_event":...,"price":61837.63,...}
     {"type":"delta",...,"bids":[[61737.63,0.0]],"asks":[],"prev_seq":-1}
 
-Floats are written in shortest round-trip form, so every event reads back equal. Non-finite floats
-(JSON has none) are written as strings and listed under ``"nf"``. Reading follows ``read_capture``:
-bad lines are counted on ``rejections`` (or raised when it is None); a truncated file ends with a
-counted ``CaptureError``.
+``*.mdx.jsonl`` is the same without gzip. Floats are written in shortest round-trip form, so every
+event reads back equal. Non-finite floats (JSON has none) are written as strings and listed under
+``"nf"``: they round-trip where they are legal (a bar's vwap), and are rejected on reading where they are
+not (a trade's price, a book level, a quote: see ``mdx.io.checks``).
+
+Reading follows ``read_capture``: each line is checked against its event class (``decode``); a line of
+the wrong shape or types is a ``MalformedFrame``, impossible values an ``InvalidValue``. Bad lines are
+counted on ``rejections`` (or raised when it is None); a truncated or corrupt file ends with a counted
+``CaptureError`` after the events before the damage. A file without the header line is not a recording
+(``CaptureError``, raised).
 """
 
 from __future__ import annotations
 
 import gzip
 import math
-from collections.abc import Iterable, Iterator
-from dataclasses import fields
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import MISSING, fields
 from functools import cache
 from os import PathLike
 from pathlib import Path
@@ -26,13 +32,24 @@ from typing import Any
 
 from orjson import dumps, loads
 
-from ..errors import CaptureError, DataError, MalformedFrame
-from ..events import KINDS, KINDS_BY_TAG, Event, Levels
+from ..errors import CaptureError, ConfigError, DataError, MalformedFrame
+from ..events import KINDS, KINDS_BY_TAG, Event, Levels, fast_constructor
 from ..stats import Rejections
+from .checks import check_event
 from .lines import check_path, line_chunks
 
 SUFFIX = ".mdx.jsonl.gz"
+PLAIN_SUFFIX = ".mdx.jsonl"
 FORMAT, VERSION = "mdx-recording", 1
+NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_TYPE_NAMES: dict[Any, str] = {str: "str", int: "int", float: "float", bool: "bool", Levels: "Levels"}
+_WANT = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "Levels": "a list of [price, amount] number pairs",
+}
 
 
 @cache
@@ -50,10 +67,61 @@ def _level_fields(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls) if f.type in ("Levels", Levels))
 
 
+class _Factory:
+    """A field's ``default_factory``, called for each event that omits the field."""
+
+    def __init__(self, make: Any) -> None:
+        self.make = make
+
+
+@cache
+def _schema(cls: type) -> tuple[tuple[str, str, Any], ...]:
+    """``(name, type name, default)`` per field; the type name is ``""`` for types decode does not check."""
+    out = []
+    for f in fields(cls):
+        kind = f.type if isinstance(f.type, str) else _TYPE_NAMES.get(f.type, "")
+        default = f.default if f.default_factory is MISSING else _Factory(f.default_factory)
+        out.append((f.name, kind if kind in _WANT else "", default))
+    return tuple(out)
+
+
 def is_recording(path: str | PathLike[str]) -> bool:
     """True for ``*.mdx.jsonl.gz`` / ``*.mdx.jsonl`` file names."""
     name = Path(path).name
-    return name.endswith((SUFFIX, ".mdx.jsonl"))
+    return name.endswith((SUFFIX, PLAIN_SUFFIX))
+
+
+def recording_name(path: str | PathLike[str]) -> Path:
+    """The recording name for ``path``: ``x.gz``, ``x.jsonl.gz`` or ``x`` give ``x.mdx.jsonl.gz``."""
+    p = Path(path)
+    if is_recording(p):
+        return p
+    name = p.name
+    while True:
+        stem, dot, ext = name.rpartition(".")
+        if not dot or not stem or ext.lower() not in ("gz", "jsonl", "json", "mdx", "txt"):
+            break
+        name = stem
+    return p.with_name(name + SUFFIX)
+
+
+def check_output(path: str | PathLike[str]) -> Path:
+    """``path`` as a ``Path`` a recording can be written to; ``ConfigError`` saying why not (a name that
+    ``read_capture`` would not read as a recording, a directory, a folder that does not exist)."""
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{p} is a directory; give a file name such as {p / ('recording' + SUFFIX)}")
+    if not is_recording(p):
+        raise ConfigError(
+            f"{p}: a recording's name must end in {SUFFIX} (or {PLAIN_SUFFIX} for plain text), "
+            f"e.g. {recording_name(p)}"
+        )
+    parent = p.parent
+    if not parent.exists():
+        raise ConfigError(f"{p}: no such directory {parent}")
+    if not parent.is_dir():
+        raise ConfigError(f"{p}: {parent} is not a directory")
+    return p
 
 
 def _finite(levels: Any) -> bool:
@@ -80,35 +148,158 @@ def encode(event: Event) -> bytes:
 
 
 def decode(line: bytes) -> Event:
-    """The event of one JSON line; raises ``MalformedFrame`` on anything else."""
+    """The event of one JSON line. Every field is checked against the event class (``str``, ``int``,
+    ``float`` — an integer is converted —, ``bool``, ``Levels``; a bool is neither an int nor a float):
+    ``MalformedFrame`` on anything else. The event then passes the value rule of its kind
+    (``mdx.io.checks``): ``InvalidValue`` for a NaN, infinite or negative price or amount."""
     try:
         row = loads(line)
-        kind = KINDS_BY_TAG[row.pop("type")]
-        if not kind.recorded:
-            raise KeyError(kind.tag)
-        nf = row.pop("nf", None)
-        if nf:
-            for n in nf:
-                v = row[n]
-                row[n] = [[float(p), float(q)] for p, q in v] if isinstance(v, list) else float(v)
-        for n in _level_fields(kind.cls):
-            row[n] = tuple(map(tuple, row[n]))
-        return kind.cls(**row)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise MalformedFrame(f"not an mdx event ({type(error).__name__}: {error}): {line[:80]!r}") from None
+    except ValueError as error:
+        raise MalformedFrame(f"not JSON ({error}): {line[:80]!r}") from None
+    if type(row) is not dict:
+        raise MalformedFrame(f"not a JSON object: {line[:80]!r}")
+    tag = row.pop("type", None)
+    kind = KINDS_BY_TAG.get(tag) if type(tag) is str else None
+    if kind is None or not kind.recorded:
+        raise MalformedFrame(f"not an mdx event (type {tag!r}): {line[:80]!r}")
+    event = _fast_decoder(kind.cls)(row)
+    if event is None:
+        event = _decode_fields(kind.cls, tag, row, line)
+    check_event(event)
+    return event
+
+
+def _decode_fields(cls: type, tag: str, row: dict[str, Any], line: bytes) -> Event:
+    """The general path of ``decode``: defaults, ``nf``, and a precise error for anything wrong."""
+    nf = row.pop("nf", [])
+    if type(nf) is not list or not all(type(n) is str for n in nf):
+        raise MalformedFrame(f"{tag}: 'nf' must be a list of field names, got {nf!r:.60}")
+    values = []
+    for name, want, default in _schema(cls):
+        if name in row:
+            value = row.pop(name)
+        elif default is not MISSING:
+            values.append(default.make() if type(default) is _Factory else default)
+            continue
+        else:
+            raise MalformedFrame(f"{tag} without field {name!r}: {line[:80]!r}")
+        values.append(_convert(tag, name, want, value, name in nf) if want else value)
+    if row:
+        raise MalformedFrame(f"{tag} with unknown fields {sorted(row)}: {line[:80]!r}")
+    for name in nf:
+        if name not in _float_fields(cls) and name not in _level_fields(cls):
+            raise MalformedFrame(f"{tag}: 'nf' names {name!r}, not a float or levels field")
+    event: Event = cls(*values)
+    return event
+
+
+@cache
+def _fast_decoder(cls: type) -> Callable[[dict[str, Any]], Any]:
+    """``decode`` specialised to ``cls`` for the common row (every field, exact JSON types, no ``nf``); it
+    returns None for anything else, which the general path then reads or rejects with a precise error.
+    Generated once per class, like ``mdx.events.fast_constructor`` (about twice as fast as the loop)."""
+    schema = _schema(cls)
+    code = ["def fast(row):", f"    if len(row) != {len(schema)}:", "        return None", "    try:"]
+    code += [f"        v{i} = row[{name!r}]" for i, (name, _, _) in enumerate(schema)]
+    code += ["    except KeyError:", "        return None"]
+    for i, (_, want, _) in enumerate(schema):
+        if want in ("str", "int", "bool"):
+            code += [f"    if type(v{i}) is not {want}:", "        return None"]
+        elif want == "float":
+            code += [f"    if type(v{i}) is not float:", f"        if type(v{i}) is not int:"]
+            code += ["            return None", f"        v{i} = float(v{i})"]
+        elif want == "Levels":
+            code += [f"    v{i} = levels(v{i})", f"    if v{i} is None:", "        return None"]
+    code.append(f"    return make({', '.join(f'v{i}' for i in range(len(schema)))})")
+    slotted = getattr(cls, "__slots__", None) == _fields(cls) and not hasattr(cls, "__post_init__")
+    scope: dict[str, Any] = {"levels": _fast_levels, "make": fast_constructor(cls) if slotted else cls}
+    exec("\n".join(code), scope)
+    fast: Callable[[dict[str, Any]], Any] = scope["fast"]
+    return fast
+
+
+def _fast_levels(value: Any) -> Levels | None:
+    """A list of ``[price, amount]`` JSON number pairs as float tuples; None for anything else."""
+    if type(value) is not list:
+        return None
+    out = []
+    for level in value:
+        if type(level) is not list or len(level) != 2:
+            return None
+        p, q = level
+        if type(p) is not float:
+            if type(p) is not int:
+                return None
+            p = float(p)
+        if type(q) is not float:
+            if type(q) is not int:
+                return None
+            q = float(q)
+        out.append((p, q))
+    return tuple(out)
+
+
+def _convert(tag: str, name: str, want: str, value: Any, nf: bool) -> Any:
+    t = type(value)
+    if want == "float":
+        if t is float:
+            return value
+        if t is int:
+            return float(value)
+        if nf and t is str and value in NON_FINITE:
+            return NON_FINITE[value]
+    elif want == "int" or want == "str" or want == "bool":
+        if t.__name__ == want:
+            return value
+    elif t is list:  # Levels
+        levels = []
+        for level in value:
+            if type(level) is not list or len(level) != 2:
+                break
+            pair = tuple(_number(x, nf) for x in level)
+            if None in pair:
+                break
+            levels.append(pair)
+        else:
+            return tuple(levels)
+    raise MalformedFrame(f"{tag} field {name!r} must be {_WANT[want]}, got {t.__name__} {value!r:.60}")
+
+
+def _number(x: Any, text: bool) -> float | None:
+    """A level's price or amount as a float: a JSON number (not a bool), or a float string under ``nf``."""
+    t = type(x)
+    if t is float:
+        return x
+    if t is int:
+        return float(x)
+    if text and t is str:
+        try:
+            return float(x)
+        except ValueError:
+            return None
+    return None
 
 
 class RecordingWriter:
-    """Write events incrementally: ``with RecordingWriter(path) as w: w.write(event)``."""
+    """Write events incrementally: ``with RecordingWriter(path) as w: w.write(event)``.
+
+    ``path`` must be named like a recording (``*.mdx.jsonl.gz``, gzip; ``*.mdx.jsonl``, plain text) so that
+    ``read_capture`` reads it back as one; ``ConfigError`` otherwise (see ``check_output``)."""
 
     def __init__(
         self, path: str | PathLike[str], meta: dict[str, Any] | None = None, buffer: int = 2000
     ) -> None:
-        self.path = Path(path)
+        self.path = check_output(path)
         self.count = 0
         self._buffer = buffer
         self._lines: list[bytes] = []
-        self._file = gzip.open(self.path, "wb", compresslevel=6)  # noqa: SIM115 (closed by close())
+        try:
+            if self.path.name.endswith(SUFFIX):
+                self._file: Any = gzip.open(self.path, "wb", compresslevel=6)  # noqa: SIM115 (see close())
+            else:
+                self._file = open(self.path, "wb")  # noqa: SIM115 (closed by close())
+        except OSError as error:
+            raise ConfigError(f"{self.path}: cannot write a recording there ({error.strerror})") from None
         header = {"type": "header", "format": FORMAT, "version": VERSION, "meta": meta or {}}
         self._file.write(dumps(header) + b"\n")
 
@@ -185,19 +376,23 @@ def _read(path: Path, rejections: Rejections | None) -> Iterator[Event]:
                     _header(path, line)
                     continue
                 try:
-                    yield decode(line)
-                except MalformedFrame as error:
+                    event = decode(line)
+                except DataError as error:
                     if not line.strip():
                         continue
-                    bad = MalformedFrame(f"{path.name}:{lineno}: {error}")
+                    bad = type(error)(f"{path.name}:{lineno}: {error}")
                     if rejections is None:
                         raise bad from None
                     rejections.add(bad)
+                    continue
+                yield event
+        if lineno == 0:
+            raise CaptureError(f"{path}: no lines, not an mdx recording (no '{FORMAT}' header line)")
     except CaptureError as error:
         if rejections is None or lineno <= 1:
             raise
         rejections.add(error)
 
 
-__all__ = ["SUFFIX", "RecordingWriter", "decode", "encode", "is_recording", "read_header", "read_recording",
-           "write_recording"]  # fmt: skip
+__all__ = ["PLAIN_SUFFIX", "SUFFIX", "RecordingWriter", "check_output", "decode", "encode", "is_recording",
+           "read_header", "read_recording", "recording_name", "write_recording"]  # fmt: skip

@@ -1,5 +1,6 @@
 """Market-data sources. ``make_sources(settings)`` builds the ones the settings describe (several when
-``source`` joins them with ``+``); ``make_source`` builds exactly one."""
+``source`` joins them with ``+``); ``make_source`` builds exactly one. A live source gets its exchange's
+credentials from ``settings.exchange_options`` (see ``mdx.config``)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,18 @@ from .base import OfflineSource, Source, paced
 
 def make_sources(settings: Settings) -> tuple[Source, ...]:
     """Every source of ``settings.source`` (``sim+replay:PATH`` gives the simulator and a replay)."""
-    return tuple(make_source(replace(settings, source=spec)) for spec in settings.source_specs)
+    # credentials are resolved against the whole settings: MDX_API_KEY is ambiguous with two exchanges
+    return tuple(_make(replace(settings, source=spec), settings) for spec in settings.source_specs)
 
 
 def make_source(settings: Settings) -> Source:
     """The simulator (embedded default), a replay of captures/recordings, or a live exchange."""
     if len(settings.source_specs) > 1:
         raise ConfigError(f"{settings.source!r} names several sources; this needs one (use make_sources)")
+    return _make(settings, settings)
+
+
+def _make(settings: Settings, whole: Settings) -> Source:
     if settings.source_kind == "sim":
         from .sim.simulator import Simulator
 
@@ -34,7 +40,7 @@ def make_source(settings: Settings) -> Source:
     exchange_id = settings.exchange if settings.source == "live" else settings.source
     if not exchange_id:
         raise ConfigError("MDX_SOURCE=live needs MDX_EXCHANGE (a ccxt.pro exchange id, e.g. binance)")
-    return LiveSource(exchange_id, settings.symbols)
+    return LiveSource(exchange_id, settings.symbols, exchange_options=whole.exchange_options(exchange_id))
 
 
 __all__ = ["OfflineSource", "Source", "make_source", "make_sources", "paced"]

@@ -13,7 +13,8 @@ spread band), ``ImbalanceChart``, ``DepthChart``, ``Ladder``, ``TradesTable``, `
 on the kernel's loop. ``MonitorModel`` (``mdx.ui.model``) is the app without widgets: it turns cache
 snapshots into a ``MonitorFrame`` of plain values (``TileValues``, ``WatchValues``, ``StatusInfo``, ...).
 Stable DOM classes (``mdx-tile-last``, ``mdx-symbol``, ``mdx-timeframe``, ``mdx-status``,
-``mdx-source-status``, ...) let browser tests find things.
+``mdx-source-status``, ``mdx-chart-note`` and ``mdx-empty`` for a chart's empty state, ...) let browser
+tests find things. Axes get round ticks and UTC time labels from ``mdx.ui.ticks`` (no widgets there).
 
 Names are imported on first use (like ``mdx`` itself), so ``import mdx.ui.model`` loads no widgets.
 """
@@ -69,6 +70,7 @@ _SUBMODULES = frozenset(
         "status",
         "tap",
         "theme",
+        "ticks",
         "tiles",
         "trades",
         "values",

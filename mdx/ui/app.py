@@ -23,7 +23,7 @@ from ..config import Settings
 from ..session import Session
 from .base import html
 from .book import DepthChart, Ladder
-from .charts import INDICATORS, CandleChart, ImbalanceChart, MidChart
+from .charts import INDICATORS, WAITING, CandleChart, ChartPanel, ImbalanceChart, MidChart
 from .controls import Controls
 from .model import MonitorModel
 from .refresh import DEFAULT_HZ, Refresher
@@ -89,6 +89,7 @@ class MonitorApp:
         self.ladder = Ladder(levels=ladder_levels)
         self.trades = TradesTable(rows=trade_rows)
         self.log_panel = LogPanel(self.log_buffer)
+        self.charts: tuple[ChartPanel, ...] = (self.candles, self.mid, self.imbalance, self.depth)
         self.refresher = Refresher(self.refresh, refresh_hz)
         self.widget = self._layout()
         self._wire()
@@ -225,8 +226,12 @@ class MonitorApp:
         frame = self.model.frame(
             force, refresh_hz=refresher.hz, refresh_ms=refresher.recent_ms if refresher.count else None
         )
+        empty_text = _empty_text(frame.status)
+        for chart in self.charts:
+            chart.set_empty_text(empty_text)
         if frame.series is not None:
             self.candles.update(frame.series, symbol=frame.symbol, timeframe=frame.timeframe, force=force)
+            self.mid.set_symbol(frame.symbol)
             self.mid.update(frame.book, force=force)
             self.imbalance.update(frame.book, force=force)
             self.depth.update(frame.view, force=force)
@@ -237,6 +242,14 @@ class MonitorApp:
                 self.watchlist.update(frame.watch)
         self.status.update(frame.status, frame.info, frame.sources)
         self.log_panel.update()
+
+
+def _empty_text(status: Any) -> str:
+    """What a chart with no data says: the source's error when there is one, else that it waits."""
+    if getattr(status, "state", "") == "error":
+        reason = getattr(status, "reason", "") or "the source failed"
+        return f"no data: {reason}"
+    return WAITING
 
 
 __all__ = ["MonitorApp"]

@@ -6,6 +6,7 @@ when handed a different view. A view that is out of sync is drawn, and says so.
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 import bqplot as bq
@@ -13,8 +14,9 @@ import numpy as np
 
 from . import fmt, theme
 from .base import Panel, html, set_html, vbox
-from .charts import figure
-from .data import depth_curves
+from .charts import RIGHT, ChartPanel, _step_of, amount_labels, figure, legend_row, set_ticks, y_axis
+from .data import EMPTY_F, depth_curves
+from .ticks import price_decimals_for, smaller_step, step_decimals, value_ticks
 
 
 class _ViewPanel(Panel):
@@ -35,17 +37,21 @@ class _ViewPanel(Panel):
         raise NotImplementedError
 
 
-class DepthChart(_ViewPanel):
-    """Cumulative bid (left, green) and ask (right, red) size against price, meeting at the spread."""
+class DepthChart(_ViewPanel, ChartPanel):
+    """Cumulative bid (left, green) and ask (right, red) size against price, meeting at the spread.
+
+    Sizes are in the base currency (``5 BTC`` on the y axis), prices in the quote currency; both axes
+    have round ticks. With no book the card says it is waiting instead of drawing axes."""
 
     def __init__(self, *, levels: int = 50, height: int = 170) -> None:
         self.levels = levels
         self.x = bq.LinearScale()
         self.y = bq.LinearScale(min=0.0, allow_padding=False)
         scales = {"x": self.x, "y": self.y}
-        # one mark, two rows (bids, asks) drawn as explicit steps (see ``depth_steps``)
+        # one mark, two rows (bids, asks) drawn as explicit steps (see ``depth_steps``); with no book,
+        # a 1-D empty x (a 2-D x without columns breaks bqplot's view)
         self.lines = bq.Lines(
-            x=np.empty((2, 0)),
+            x=EMPTY_F,
             y=np.empty((2, 0)),
             scales=scales,
             colors=[theme.UP, theme.DOWN],
@@ -54,32 +60,56 @@ class DepthChart(_ViewPanel):
             fill_opacities=[0.18, 0.18],
             stroke_width=1.2,
         )
-        self.x_axis = bq.Axis(scale=self.x, color=theme.MUTED, num_ticks=3, grid_lines="none")
-        y_axis = bq.Axis(
-            scale=self.y,
-            side="right",
-            color=theme.MUTED,
-            num_ticks=3,
-            tick_format=",.3~r",
-            grid_lines="solid",
-            grid_color=theme.GRID,
+        self.x_axis = bq.Axis(scale=self.x, color=theme.MUTED, grid_lines="none", tick_format=",.0f")
+        self.y_axis = y_axis(self.y, ",.0f")
+        self.fig = figure(
+            [self.lines], [self.x_axis, self.y_axis], height, bottom=22, left=12, right=RIGHT - 6
         )
-        self.fig = figure([self.lines], [self.x_axis, y_axis], height, bottom=22)
-        self.fig.fig_margin = {"top": 6, "bottom": 22, "left": 34, "right": 44}
         self.fig.padding_y = 0.0
-        self.legend = html("mdx-legend mdx-depth-legend", "DEPTH")
-        self.widget = vbox("mdx-chart-card mdx-depth", self.legend, self.fig)
+        self._size_max = 0.0
+        self._centre, self._centre_step = 0.0, 0.0
+        self.legend = html("mdx-legend mdx-depth-legend", _depth_legend(None))
+        self.widget = self._card("mdx-depth", self.legend, self.fig, axes=[self.x_axis, self.y_axis])
 
     def _draw(self, view: Any) -> bool:
-        x, y = depth_steps(view, self.levels) if view is not None else (np.empty((2, 0)), np.empty((2, 0)))
+        x, y = depth_steps(view, self.levels) if view is not None else (EMPTY_F, np.empty((2, 0)))
+        if not x.size:
+            x, y = EMPTY_F, np.empty((2, 0))
         with self.lines.hold_sync():
             self.lines.x, self.lines.y = x, y
-        if view is not None and np.isfinite(view.mid):
-            tick = f",.{fmt.price_decimals(float(view.mid))}f"
-            if self.x_axis.tick_format != tick:
-                self.x_axis.tick_format = tick
+        self._set_empty(not x.size)
+        if x.size:
+            self._set_axes(view, x, y)
         set_html(self.legend, _depth_legend(view))
         return True
+
+    def _set_axes(self, view: Any, x: np.ndarray, y: np.ndarray) -> None:
+        """Price ticks: round multiples next to the mid (they change only when the mid moves past half a
+        step); size axis: from 0 to a round maximum that grows at once and shrinks only when the depth
+        drawn falls below 40% of it (a calmer axis, not redrawn on every update)."""
+        lo, hi = float(x.min()), float(x.max())
+        mid = float(view.mid) if np.isfinite(view.mid) else (lo + hi) / 2
+        precision = fmt.price_decimals(mid)
+        step = value_ticks(lo, hi, max_ticks=4, min_step=10.0**-precision, prefer=_step_of(self.x_axis))[1]
+        while step > 10.0**-precision and mid + step > hi - 0.12 * (hi - lo):
+            step = smaller_step(step)  # the ticks either side of the mid must fit inside the edges
+        centre = self._centre
+        if not (step == self._centre_step and abs(mid - centre) <= 0.75 * step):  # a little hysteresis
+            centre, self._centre_step = round(mid / step) * step, step
+        self._centre = centre
+        values = np.round(centre + step * np.arange(-1.0, 2.0), step_decimals(step))
+        values = values[(values > lo + 0.12 * (hi - lo)) & (values < hi - 0.12 * (hi - lo))]
+        set_ticks(self.x_axis, values, tick_format=f",.{price_decimals_for(step, precision)}f")
+        top = float(y.max())
+        if not (self._size_max and 0.4 * self._size_max <= top <= self._size_max):
+            size_step = value_ticks(0.0, top * 1.1, max_ticks=3, min_ticks=2)[1]
+            self._size_max = float(np.ceil(top * 1.1 / size_step) * size_step)
+            if self.y.max != self._size_max:
+                self.y.max = self._size_max
+        sizes, size_step = value_ticks(0.0, self._size_max * 0.92, max_ticks=3, min_ticks=2)
+        sizes = sizes[sizes > 0]
+        base = fmt.units(getattr(view, "symbol", ""))[0]
+        set_ticks(self.y_axis, sizes, labels=amount_labels(sizes, size_step, base))
 
 
 def depth_steps(view: Any, levels: int = 50) -> tuple[np.ndarray, np.ndarray]:
@@ -116,63 +146,90 @@ def depth_steps(view: Any, levels: int = 50) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _depth_legend(view: Any) -> str:
+    title = "DEPTH <span class='mdx-muted'>cumulative size</span>"
     if view is None:
-        return "DEPTH"
+        return legend_row(title)
+    base, quote = fmt.units(getattr(view, "symbol", ""))
     bid_total = float(np.sum(view.bids[:, 1])) if len(view.bids) else 0.0
     ask_total = float(np.sum(view.asks[:, 1])) if len(view.asks) else 0.0
     sync = "" if getattr(view, "in_sync", True) else "<span class='mdx-badge'>OUT OF SYNC</span>"
-    return (
-        f"DEPTH <span class='mdx-num mdx-up'>{fmt.amount(bid_total)}</span>"
+    unit = f" {escape(base)}" if base else ""
+    price = f" · price {escape(quote)}" if quote else ""
+    return legend_row(
+        f"{title} <span class='mdx-num mdx-up'>{fmt.amount(bid_total)}</span>"
         f" <span class='mdx-muted'>/</span> <span class='mdx-num mdx-down'>{fmt.amount(ask_total)}</span>"
-        f" <span class='mdx-muted'>in {len(view.bids)}+{len(view.asks)} levels</span>{sync}"
+        f"<span class='mdx-muted'>{unit} in {len(view.bids)}+{len(view.asks)} levels{price}</span>{sync}"
     )
 
 
 class Ladder(_ViewPanel):
-    """Top-N price ladder: asks above (best nearest the middle), the spread, bids below; size bars."""
+    """Top-N price ladder: asks above (best nearest the middle), the spread, bids below.
+
+    Two bars per row, told apart by shape and strength: the level's own size as a solid strip along the
+    row's foot, the cumulative size from the best price as a faint fill of the whole row (both drawn
+    from the right, on one scale per kind for both sides). The header names the units."""
 
     def __init__(self, *, levels: int = 10) -> None:
         self.levels = levels
-        self.body = html("mdx-ladder-body")
-        self.widget = vbox("mdx-card mdx-ladder", html("mdx-card-title", "ORDER BOOK"), self.body)
+        self.body = html("mdx-ladder-body", ladder_html(None, levels))
+        self.title = html("mdx-card-title", _ladder_title())
+        self.widget = vbox("mdx-card mdx-ladder", self.title, self.body)
 
     def _draw(self, view: Any) -> bool:
         return set_html(self.body, ladder_html(view, self.levels))
 
 
-def _rows(levels: np.ndarray, side: str, scale: float, dp: int) -> list[str]:
+def _ladder_title() -> str:
+    return (
+        "ORDER BOOK <span class='mdx-ladder-keys'>"
+        "<span class='mdx-ladder-key mdx-key-size'></span>size"
+        "<span class='mdx-ladder-key mdx-key-total'></span>total</span>"
+    )
+
+
+def _rows(levels: np.ndarray, side: str, size_scale: float, total_scale: float, dp: int) -> list[str]:
     rows = []
     cum = 0.0
-    for px, size in levels:
+    for px, size in levels.tolist():
         cum += size
-        width = min(100.0, 100.0 * size / scale) if scale > 0 else 0.0
+        w = min(100.0, 100.0 * size / size_scale) if size_scale > 0 else 0.0
+        c = min(100.0, 100.0 * cum / total_scale) if total_scale > 0 else 0.0
         rows.append(
-            f"<div class='mdx-lr mdx-{side}' style='--w:{width:.1f}%'><span>{fmt.price(float(px), dp)}"
-            f"</span><span>{fmt.amount(float(size))}</span><span>{fmt.amount(cum)}</span></div>"
+            f"<div class='mdx-lr mdx-{side}' style='--w:{w:.1f}%;--c:{c:.1f}%'><span>{fmt.price(px, dp)}"
+            f"</span><span>{fmt.amount(size)}</span><span>{fmt.amount(cum)}</span></div>"
         )
     return rows
 
 
 def ladder_html(view: Any, levels: int = 10) -> str:
-    """The ladder for one ``BookView`` (a placeholder when there is none yet): rows are grids, each with a
-    size bar drawn from the right."""
-    head = "<div class='mdx-lr mdx-ladder-head'><span>price</span><span>size</span><span>total</span></div>"
+    """The ladder for one ``BookView`` (a placeholder when there is none yet): rows are grids with a
+    size strip (``--w``) and a cumulative fill (``--c``) drawn from the right."""
+    base, quote = fmt.units(getattr(view, "symbol", "") if view is not None else "")
+    head = (
+        "<div class='mdx-lr mdx-ladder-head'>"
+        f"<span>price{_unit(quote)}</span><span>size{_unit(base)}</span><span>total{_unit(base)}</span></div>"
+    )
     if view is None or (not len(view.bids) and not len(view.asks)):
         return head + "<div class='mdx-muted mdx-ladder-wait'>waiting for the book…</div>"
     bids = np.asarray(view.bids)[:levels]
     asks = np.asarray(view.asks)[:levels]
     sizes = np.concatenate((bids[:, 1], asks[:, 1]))
-    scale = float(np.max(sizes)) if sizes.size else 0.0
+    size_scale = float(np.max(sizes)) if sizes.size else 0.0
+    total_scale = max(float(bids[:, 1].sum()), float(asks[:, 1].sum()))
     ref = float(view.mid) if np.isfinite(view.mid) else float((bids if len(bids) else asks)[0, 0])
     dp = fmt.price_decimals(ref)
-    ask_rows = _rows(asks, "ask", scale, dp)[::-1]
-    bid_rows = _rows(bids, "bid", scale, dp)
+    ask_rows = _rows(asks, "ask", size_scale, total_scale, dp)[::-1]
+    bid_rows = _rows(bids, "bid", size_scale, total_scale, dp)
     sync = "" if getattr(view, "in_sync", True) else " <span class='mdx-badge'>OUT OF SYNC</span>"
     spread = (
         f"<div class='mdx-ladder-spread'>spread {fmt.price(float(view.spread), dp)}"
         f" · {fmt.bps(float(view.spread_bps))} bps{sync}</div>"
     )
     return head + "".join(ask_rows) + spread + "".join(bid_rows)
+
+
+def _unit(unit: str) -> str:
+    return f" <span class='mdx-unit'>{escape(unit)}</span>" if unit else ""
 
 
 __all__ = ["DepthChart", "Ladder", "depth_steps", "ladder_html"]

@@ -2,6 +2,10 @@
 
 Plain ipywidgets with stable DOM classes (``mdx-source``, ``mdx-exchange``, ``mdx-symbol``,
 ``mdx-timeframe``, ``mdx-ind-<name>``). The controls hold no logic: the app observes them.
+
+A source string can be long (``replay:/a/long/path/a.gz,/a/long/path/b.gz``): the source dropdown shows
+a short label (``replay: a.gz +1``) and the full text as its tooltip, and the theme caps every dropdown's
+width, so the symbol, timeframe and indicator controls stay on screen.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from collections.abc import Sequence
 
 import ipywidgets as widgets
 
-from .base import Panel
+from . import fmt
+from .base import Panel, html
 from .charts import INDICATORS
 
 INDICATOR_LABELS = {"ema": "EMA", "bollinger": "BB", "vwap": "VWAP"}
@@ -21,11 +26,35 @@ def _classed(widget: widgets.DOMWidget, css_class: str) -> widgets.DOMWidget:
     return widget
 
 
-def _dropdown(name: str, options: Sequence[str], value: str, layout: widgets.Layout) -> widgets.Dropdown:
-    """A dropdown described ``name``, with the DOM class ``mdx-<name>``."""
-    dropdown = widgets.Dropdown(options=list(options), value=value, description=name, layout=layout)
+def _dropdown(
+    name: str, options: Sequence[str] | Sequence[tuple[str, str]], value: str, layout: widgets.Layout
+) -> widgets.Dropdown:
+    """A dropdown with the DOM class ``mdx-<name>`` and its value (the full source string, say) as the
+    tooltip of its ``<select>``. No ``description``: with one, ipywidgets puts the tooltip on the
+    description's label instead; the name is a label beside it (``_field``)."""
+    dropdown = widgets.Dropdown(options=list(options), value=value, description="", layout=layout)
     dropdown.add_class(f"mdx-{name}")
+    dropdown.tooltip = value
+    dropdown.observe(_value_as_tooltip, "value")
     return dropdown
+
+
+def _value_as_tooltip(change: dict) -> None:
+    change["owner"].tooltip = change["new"]
+
+
+def _field(name: str, control: widgets.Dropdown) -> widgets.HBox:
+    """``name`` and its dropdown, kept together when the header wraps. (No tooltip on the box: a Box view
+    in ipywidgets 8.1 fails to render with one.)"""
+    field = widgets.HBox([html("mdx-control-label", name), control])
+    field.add_class("mdx-field")
+    field.add_class(f"mdx-field-{name}")
+    return field
+
+
+def source_options(sources: Sequence[str]) -> list[tuple[str, str]]:
+    """(short label, source) pairs: the dropdown shows the label, its value is the full source."""
+    return [(fmt.short_source(source), source) for source in sources]
 
 
 class Controls(Panel):
@@ -43,7 +72,7 @@ class Controls(Panel):
         indicators: Sequence[str] = INDICATORS,
     ) -> None:
         layout = widgets.Layout(width="auto")
-        self.source = _dropdown("source", sources, source, layout)
+        self.source = _dropdown("source", source_options(sources), source, layout)
         self.exchange = _dropdown("exchange", exchanges, exchange, layout)
         self.symbol = _dropdown("symbol", symbols, symbol, layout)
         self.timeframe = _classed(
@@ -63,7 +92,8 @@ class Controls(Panel):
             self.indicators[name] = button
         toggles = widgets.HBox(list(self.indicators.values()))
         toggles.add_class("mdx-indicators")
-        self.widget = widgets.HBox([self.source, self.exchange, self.symbol, self.timeframe, toggles])
+        self.fields = {name: _field(name, getattr(self, name)) for name in ("source", "exchange", "symbol")}
+        self.widget = widgets.HBox([*self.fields.values(), self.timeframe, toggles])
         self.widget.add_class("mdx-controls")
 
     def chosen_indicators(self) -> tuple[str, ...]:
@@ -81,4 +111,4 @@ class Controls(Panel):
                 dropdown.value = value
 
 
-__all__ = ["INDICATOR_LABELS", "Controls"]
+__all__ = ["INDICATOR_LABELS", "Controls", "source_options"]

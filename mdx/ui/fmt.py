@@ -88,6 +88,34 @@ def seconds(value_s: float) -> str:
     return f"{value_s:.1f} s" if value_s < 60 else f"{value_s / 60:.1f} min"
 
 
+def units(symbol: str) -> tuple[str, str]:
+    """(base, quote) of a unified symbol: ``BTC/USDT`` -> (``BTC``, ``USDT``); ``BTC/USDT:USDT`` (a
+    linear swap) -> (``BTC``, ``USDT``). Sizes and volumes are in the base currency, prices in the quote
+    currency. ("", "") when the symbol does not say."""
+    base, slash, rest = symbol.partition("/")
+    if not slash or not base:
+        return "", ""
+    return base, rest.split(":")[0]
+
+
+def short_source(source: str, width: int = 40) -> str:
+    """A short label for a source string: file names instead of paths, ``+N`` for more files, at most
+    ``width`` characters (``replay:/long/path/a.gz,/long/path/b.gz`` -> ``replay: a.gz +1``)."""
+    parts = []
+    for part in source.split("+"):
+        kind, colon, rest = part.strip().partition(":")
+        if colon and kind == "replay":
+            names = [p.rstrip("/").rsplit("/", 1)[-1] for p in rest.split(",") if p.strip()]
+            label = "replay: " + (names[0] if names else "")
+            if len(names) > 1:
+                label += f" +{len(names) - 1}"
+            parts.append(label)
+        else:
+            parts.append(part.strip())
+    text = " + ".join(parts)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 __all__ = [
     "DASH",
     "age_ms",
@@ -99,4 +127,6 @@ __all__ = [
     "price_decimals",
     "rate",
     "seconds",
+    "short_source",
+    "units",
 ]

@@ -289,6 +289,7 @@ class MonitorModel:
             rate=meter.update(now, self.tap.count.get(key, 0)),
             age_ms=self.tap.age_ms(key),
             stale_after_ms=self.stale_after_ms,
+            symbol=key[1],
         )
 
     def _change_pct(self, key: Key, last_trade: Trade | None, trades: Sequence[Trade]) -> float | None:

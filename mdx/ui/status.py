@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html as html_escape
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -73,13 +74,13 @@ class StatusLine(Panel):
         else:
             head = _state_html(state)
             source = getattr(status, "source", "")
-            parts = ([html_escape.escape(source)] if source else []) + _details(status, info.now_ns)
+            parts = ([_source_name(source)] if source else []) + _details(status, info.now_ns)
             live = state in LIVE
         if live:
             if info.symbols:
                 parts.append(f"{info.symbols} symbols")
             if info.rate is not None:
-                parts.append(f"{fmt.rate(info.rate)} msg/s")
+                parts.append(f"{fmt.rate(info.rate)} msg/s total")
         if info.rejected:
             why = f" ({html_escape.escape(info.rejected_reason)})" if info.rejected_reason else ""
             parts.append(f"<span class='mdx-warn-text'>{info.rejected:,} rejected{why}</span>")
@@ -87,6 +88,9 @@ class StatusLine(Panel):
             timing = f" · {info.refresh_ms:.1f} ms" if info.refresh_ms is not None else ""
             parts.append(f"<span class='mdx-muted'>refresh {info.refresh_hz:g} Hz{timing}</span>")
         value = SEP.join([head, *parts]) if each else head + SEP + SEP.join(parts)
+        sources_full = " + ".join(getattr(s, "source", "") for s in (each or (status,)) if s is not None)
+        title = html_escape.escape(f"{sources_full}: {_plain(value)}" if sources_full else _plain(value))
+        value = f"<div class='mdx-status-line' title='{title}'>{value}</div>"
         self.state = state
         self.text = _label(state)
         self.source_states = {getattr(s, "source", ""): _state(s) for s in each}
@@ -133,15 +137,26 @@ def _details(status: Any, now_ns: int) -> list[str]:
     return parts
 
 
+def _source_name(source: str) -> str:
+    """A source's short name (file names, not paths); the whole line's tooltip has the full one."""
+    return f"<span class='mdx-source-label'>{html_escape.escape(fmt.short_source(source))}</span>"
+
+
+def _plain(value: str) -> str:
+    """The text of a line of HTML (for its tooltip)."""
+    return html_escape.unescape(re.sub(r"<[^>]+>", "", value.replace(SEP, " · ")))
+
+
 def _source_html(status: Any, now_ns: int) -> str:
     """One source of several: ``name ● state (details)``."""
     state = html_escape.escape(_state(status))
     name = html_escape.escape(getattr(status, "source", ""))
+    short = html_escape.escape(fmt.short_source(getattr(status, "source", ""), 28))
     details = _details(status, now_ns)
     detail = f" <span class='mdx-source-detail'>({', '.join(details)})</span>" if details else ""
     return (
         f"<span class='mdx-source-status mdx-state-{state}' data-source='{name}' data-state='{state}'>"
-        f"<span class='mdx-source-name'>{name}</span> <span class='mdx-dot'></span>"
+        f"<span class='mdx-source-name'>{short}</span> <span class='mdx-dot'></span>"
         f"<span class='mdx-state'>{_label(_state(status))}</span>{detail}</span>"
     )
 

@@ -53,7 +53,17 @@ CSS = f"""
 .mdx-warn-text {{ color: var(--mdx-warn); }}
 
 /* header and controls */
-.mdx-header {{ align-items: center; gap: 10px; flex-wrap: wrap; }}
+.mdx-header {{ align-items: center; gap: 6px 10px; flex-wrap: wrap; }}
+/* every control stays visible whatever the source string: controls wrap, never shrink, selects are capped
+   (the full text is in the tooltip) */
+.mdx-app .mdx-controls {{ flex-wrap: wrap; gap: 6px 8px; align-items: center; min-width: 0;
+  max-width: 100%; }}
+.mdx-app .mdx-controls > .mdx-field, .mdx-app .mdx-controls > .widget-toggle-buttons,
+.mdx-app .mdx-controls > .mdx-indicators {{ flex: 0 0 auto; }}
+.mdx-app .mdx-field {{ align-items: center; gap: 6px; }}
+.mdx-app .mdx-control-label .widget-html-content {{ color: var(--mdx-muted); font-size: 11px; }}
+.mdx-app .mdx-controls select {{ max-width: 240px; text-overflow: ellipsis; }}
+.mdx-app .mdx-controls .widget-toggle-buttons .btn-group, .mdx-app .mdx-indicators {{ flex-wrap: nowrap; }}
 .mdx-brand .widget-html-content {{ font-size: 15px; font-weight: 600; letter-spacing: .02em;
   color: var(--mdx-text); }}
 .mdx-brand .mdx-brand-dot {{ color: var(--mdx-accent); }}
@@ -73,7 +83,10 @@ CSS = f"""
 .mdx-app .mdx-spacer {{ flex: 1 1 auto; }}
 
 /* status line */
-.mdx-status .widget-html-content {{ font-size: 11.5px; color: var(--mdx-muted); white-space: nowrap; }}
+.mdx-app .mdx-status {{ flex: 0 1 auto; min-width: 0; max-width: 100%; }}
+.mdx-status .widget-html-content {{ font-size: 11.5px; color: var(--mdx-muted); white-space: nowrap;
+  overflow: hidden; max-width: 100%; }}
+.mdx-status-line {{ overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}
 .mdx-status .mdx-state {{ font-weight: 600; letter-spacing: .03em; }}
 .mdx-dot {{ display: inline-block; width: 8px; height: 8px; border-radius: 50%; margin: 0 6px 1px 0;
   vertical-align: middle; background: var(--mdx-faint); }}
@@ -89,7 +102,7 @@ CSS = f"""
 .mdx-status .mdx-source-name {{ color: var(--mdx-text); margin-right: 4px; }}
 
 /* tiles */
-.mdx-tiles .widget-html-content {{ display: flex; gap: 6px; flex-wrap: nowrap; }}
+.mdx-tiles .widget-html-content {{ display: flex; gap: 6px; flex-wrap: wrap; }}
 .mdx-tile {{ flex: 1 1 0; min-width: 92px; background: var(--mdx-panel); border: 1px solid var(--mdx-border);
   border-radius: 6px; padding: 6px 10px 7px 10px; }}
 .mdx-tile-label {{ color: var(--mdx-muted); font-size: 10px; letter-spacing: .08em;
@@ -97,17 +110,33 @@ CSS = f"""
 .mdx-tile-value {{ font-family: {MONO}; font-variant-numeric: tabular-nums; font-size: 17px;
   color: var(--mdx-text);
   white-space: nowrap; margin-top: 2px; }}
-.mdx-tile-note {{ color: var(--mdx-faint); font-size: 10px; margin-left: 4px; }}
+.mdx-tile-note {{ color: var(--mdx-faint); font-size: 10px; margin-left: 4px; text-transform: none;
+  letter-spacing: .02em; }}
 .mdx-tile-last .mdx-tile-value {{ font-size: 19px; font-weight: 600; }}
 
 /* body */
-.mdx-body {{ gap: 8px; align-items: stretch; flex-wrap: nowrap; }}
+.mdx-body {{ gap: 8px; align-items: stretch; flex-wrap: wrap; }}  /* narrow: the book goes below */
 .mdx-col {{ gap: 8px; }}
 .mdx-col-left {{ flex: 0 0 272px; width: 272px; }}
-.mdx-col-center {{ flex: 1 1 auto; min-width: 420px; }}
+.mdx-col-center {{ flex: 1 1 420px; min-width: 420px; }}
 .mdx-col-right {{ flex: 0 0 290px; width: 290px; }}
 .mdx-chart-card {{ background: var(--mdx-panel); border: 1px solid var(--mdx-border); border-radius: 6px;
-  padding: 2px 2px 0 2px; gap: 0; }}
+  padding: 2px 2px 0 2px; gap: 0; position: relative; }}
+/* the empty state: no axes, one line saying why (waiting, or the source's error) */
+.mdx-chart-card > .mdx-chart-note {{ display: none; position: absolute; left: 0; right: 0; top: 45%;
+  margin: 0; pointer-events: none; }}
+.mdx-chart-card.mdx-empty > .mdx-chart-note {{ display: block; }}
+.mdx-chart-note .widget-html-content {{ color: var(--mdx-muted); text-align: center; white-space: normal;
+  padding: 0 24px; font-size: 12px; }}
+.mdx-legend-row {{ display: flex; flex-wrap: nowrap; align-items: baseline; column-gap: 8px; }}
+.mdx-legend-main {{ flex: 1 1 auto; min-width: 0; }}
+.mdx-legend-keys {{ flex: 0 0 auto; text-align: right; }}
+/* the candle legend always has room for two lines: its values never make the charts below jump */
+.mdx-candle-legend .widget-html-content {{ min-height: 32px; }}
+.mdx-legend-key {{ white-space: nowrap; }}
+.mdx-axis-unit {{ flex: 0 0 52px; color: var(--mdx-muted); font-family: {MONO}; font-size: 10px;
+  text-align: left; }}
+.mdx-warmup {{ color: var(--mdx-warn); }}
 .mdx-chart-card > .widget-html .widget-html-content {{ padding: 4px 8px 0 8px; }}
 .mdx-legend {{ color: var(--mdx-muted); font-size: 11px; }}
 .mdx-legend b {{ color: var(--mdx-text); font-weight: 600; }}
@@ -140,10 +169,21 @@ CSS = f"""
 .mdx-lr span {{ text-align: right; }}
 .mdx-lr span:first-child {{ text-align: left; }}
 .mdx-lr span:last-child {{ color: var(--mdx-muted); }}
-.mdx-lr.mdx-ask {{
-  background: linear-gradient(to left, rgba(239,100,97,.16) var(--w), transparent var(--w)); }}
-.mdx-lr.mdx-bid {{
-  background: linear-gradient(to left, rgba(63,182,139,.16) var(--w), transparent var(--w)); }}
+/* two bars per row, from the right: the level's size as a solid strip along the foot of the row, the
+   cumulative size as a faint fill of the whole row */
+.mdx-lr.mdx-ask {{ background:
+  linear-gradient(to left, rgba(239,100,97,.8) var(--w), transparent var(--w))
+    right bottom / 100% 3px no-repeat,
+  linear-gradient(to left, rgba(239,100,97,.11) var(--c), transparent var(--c)); }}
+.mdx-lr.mdx-bid {{ background:
+  linear-gradient(to left, rgba(63,182,139,.8) var(--w), transparent var(--w))
+    right bottom / 100% 3px no-repeat,
+  linear-gradient(to left, rgba(63,182,139,.11) var(--c), transparent var(--c)); }}
+.mdx-ladder-keys {{ float: right; text-transform: none; letter-spacing: 0; }}
+.mdx-ladder-key {{ display: inline-block; width: 12px; margin: 0 4px 0 10px; vertical-align: middle; }}
+.mdx-ladder-key.mdx-key-size {{ height: 3px; background: var(--mdx-muted); }}
+.mdx-ladder-key.mdx-key-total {{ height: 10px; background: rgba(125,135,147,.25); }}
+.mdx-unit {{ color: var(--mdx-faint); text-transform: none; letter-spacing: 0; }}
 .mdx-lr.mdx-ask span:first-child {{ color: var(--mdx-down); }}
 .mdx-lr.mdx-bid span:first-child {{ color: var(--mdx-up); }}
 .mdx-ladder-head span {{ color: var(--mdx-faint); font-family: {FONT}; font-size: 10px; letter-spacing: .06em;

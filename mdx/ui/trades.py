@@ -15,7 +15,7 @@ from .base import Panel, html, set_html
 class TradesTable(Panel):
     def __init__(self, *, rows: int = 20) -> None:
         self.rows = rows
-        self.body = html("mdx-trades-body")
+        self.body = html("mdx-trades-body", trades_html(()))
         self.widget = widgets.VBox([html("mdx-card-title", "TRADES"), self.body])
         self.widget.add_class("mdx-card")
         self.widget.add_class("mdx-trades")

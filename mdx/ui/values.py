@@ -24,9 +24,10 @@ class TileValues:
     imbalance: float | None = None
     bar_volume: float | None = None
     timeframe: str = ""
-    rate: float | None = None  # messages per second for the symbol
+    rate: float | None = None  # messages per second for the symbol (the status line has the total)
     age_ms: float | None = None  # since the symbol's last event
     stale_after_ms: float = 5000.0
+    symbol: str = ""  # names the units: prices in its quote currency, volume in its base currency
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,7 @@ class StatusInfo:
     """What the status line shows besides the session's own ``SessionStatus``."""
 
     symbols: int = 0
-    rate: float | None = None  # messages per second, all symbols
+    rate: float | None = None  # messages per second, all symbols together
     events: int = 0
     rejected: int = 0
     rejected_reason: str = ""

@@ -23,8 +23,18 @@ Failures, and what the status line shows (``on_status(state, reason, attempt, ne
   connection with no frame at all (data, ping or pong) for ``stall_timeout`` seconds is failed with
   ``RequestTimeout`` through ccxt's own error path, so the watchers reconnect.
 
-``exchange.close()`` always runs when the stream ends (error, ``aclose()``, cancellation). Secrets in
-``exchange_options`` (``apiKey``, ``secret``, ...) never appear in ``repr``, logs or status reasons.
+``exchange.close()`` always runs when the stream ends (error, ``aclose()``, cancellation).
+
+Secrets in ``exchange_options`` (``apiKey``, ``secret``, ... — ``mdx.config.CREDENTIAL_KEYS``; usually from
+``Settings``, see ``mdx.config``) never appear in ``repr``, logs, status reasons or errors:
+
+- every message built from a ccxt error is redacted (each secret value replaced by ``***``);
+- the errors the stream raises carry no ``__cause__`` / ``__context__``: the ccxt exception they replace
+  holds the unredacted text (ccxt quotes response bodies, which may echo the key), so they are raised
+  outside the ``except`` block that caught it, and an unforeseen exception's traceback is logged redacted;
+- ccxt logs request headers (``X-MBX-APIKEY``) at DEBUG on its logger: a filter masks those records;
+- ccxt's ``verbose`` option ``print()``s the same headers to stdout, where nothing can mask them short of
+  replacing ``sys.stdout`` for the whole process: with credentials, ``verbose=True`` is refused.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ import logging
 import math
 import random
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -42,6 +53,7 @@ import ccxt
 import ccxt.pro as ccxtpro
 
 from ...clock import Clock
+from ...config import CREDENTIAL_KEYS
 from ...errors import (
     ConfigError,
     DataError,
@@ -62,9 +74,7 @@ log = logging.getLogger("mdx.sources.live.ccxt_source")
 T = TypeVar("T")
 StatusCallback = Callable[..., None]
 
-SECRET_KEYS = frozenset(
-    {"apiKey", "secret", "password", "uid", "login", "privateKey", "walletAddress", "token", "twofa"}
-)
+SECRET_KEYS = frozenset(CREDENTIAL_KEYS)
 # Exceptions ccxt's parsers let escape on malformed exchange data (they reach us through rejected futures).
 PARSE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError)
 REASON_MAX = 300
@@ -84,6 +94,14 @@ class _Redactor(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
+
+
+def _detached(error: MdxError) -> MdxError:
+    """``error`` without the exception chain it may have picked up (an unredacted ccxt error)."""
+    error.__cause__ = None
+    error.__context__ = None
+    error.__suppress_context__ = True
+    return error
 
 
 class _Failure:
@@ -158,6 +176,13 @@ class LiveSource:
             for key, value in self._options.items()
             if key in SECRET_KEYS and value not in (None, "")
         )
+        if self._secrets and self._options.get("verbose"):
+            raise ConfigError(
+                f"{exchange_id}: the exchange option verbose=True cannot be used with credentials "
+                f"({', '.join(self.credential_keys)}): ccxt's verbose mode print()s every request, API key "
+                "header included, to stdout, where it cannot be redacted. Debug without credentials, or "
+                "log at DEBUG instead (logger 'ccxt.base.exchange', which mdx redacts)"
+            )
         self._rng = rng or random.Random()
         self._queue_size = queue_size
         self._state = ""
@@ -169,6 +194,11 @@ class LiveSource:
             f"LiveSource({self.exchange!r}, {self.symbols!r}, depth={self.depth}, "
             f"exchange_options={sorted(self._options)})"
         )
+
+    @property
+    def credential_keys(self) -> tuple[str, ...]:
+        """The names of the credential options set (``apiKey``, ``secret``, ...), never their values."""
+        return tuple(sorted(k for k, v in self._options.items() if k in SECRET_KEYS and v not in (None, "")))
 
     # -- status -------------------------------------------------------------------------------------
 
@@ -182,6 +212,13 @@ class LiveSource:
         detail = self.redact(str(error)) or "no details"
         reason = f"{what}: {type(error).__name__}: {detail}"
         return reason if len(reason) <= REASON_MAX else reason[: REASON_MAX - 3] + "..."
+
+    def _unexpected(self, what: str, error: BaseException) -> SourceError:
+        """A ``SourceError`` for an exception nobody foresaw; its traceback is logged, redacted."""
+        failure = SourceError(f"{self.exchange}: {self._reason(what, error)}")
+        trace = self.redact("".join(traceback.format_exception(error)).rstrip())
+        log.error("%s\n%s", failure, trace)
+        return failure
 
     def _report(self, state: str, reason: str = "", attempt: int = 0, next_retry_ns: int = 0) -> None:
         self._state = state
@@ -207,10 +244,16 @@ class LiveSource:
         exchange = self._create_exchange()
         queue: asyncio.Queue[Event | _Failure] = asyncio.Queue(self._queue_size)
         tasks: list[asyncio.Task[None]] = []
-        ccxt_log = logging.getLogger("ccxt.base.exchange")
+        # the logger ccxt logs request headers on (its own, unless exchange_options named another)
+        ccxt_log = (
+            exchange.logger
+            if isinstance(exchange.logger, logging.Logger)
+            else logging.getLogger("ccxt.base.exchange")
+        )
         redactor = _Redactor(self.redact)
         if self._secrets:
             ccxt_log.addFilter(redactor)
+        failure: MdxError | None = None
         try:
             await self._retrying("markets", "load markets", clock, rejections, exchange.load_markets)
             self._check_symbols(exchange)
@@ -230,19 +273,28 @@ class LiveSource:
             while True:
                 item = await queue.get()
                 if isinstance(item, _Failure):
-                    raise item.error
+                    failure = item.error
+                    break
                 yield item
         except MdxError as error:
-            self._report("error", self.redact(str(error)))
-            raise
+            failure = error
+        except Exception as error:  # unforeseen (a bug, or ccxt failing oddly): ends the stream, redacted
+            failure = self._unexpected("stream failed", error)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             try:
                 await exchange.close()
+            except Exception as error:  # closing must not replace the reason the stream ended
+                log.warning(
+                    "%s: closing the exchange failed: %s", self.exchange, self._reason("close", error)
+                )
             finally:
                 ccxt_log.removeFilter(redactor)
+        if failure is not None:  # raised here, outside any except block: no unredacted ccxt error chained
+            self._report("error", self.redact(str(failure)))
+            raise _detached(failure)
 
     def _check_symbols(self, exchange: Any) -> None:
         markets: dict[str, Any] = exchange.markets or {}
@@ -268,13 +320,12 @@ class LiveSource:
         silently: an unexpected exception becomes a ``SourceError`` that ends the stream)."""
         try:
             await work
+            return
         except MdxError as error:
-            await queue.put(_Failure(error))
+            failure: MdxError = error
         except Exception as error:  # a bug or an unforeseen ccxt failure: end the stream, loudly
-            failure = SourceError(f"{self.exchange}: {self._reason('watcher failed', error)}")
-            failure.__cause__ = error  # the traceback, for whoever catches it
-            log.error("%s", failure)
-            await queue.put(_Failure(failure))
+            failure = self._unexpected("watcher failed", error)  # traceback logged, redacted; not chained
+        await queue.put(_Failure(_detached(failure)))
 
     async def _retrying(
         self, key: str, what: str, clock: Clock, rejections: Rejections, call: Callable[[], Awaitable[T]]
@@ -282,20 +333,20 @@ class LiveSource:
         """``await call()`` until it succeeds, backing off on retryable errors; fatal ones raise MdxError."""
         attempt = 0
         while True:
+            # fatal errors are raised after the except blocks: raising inside one would chain the ccxt
+            # error (unredacted) as __context__, which `from None` only hides from tracebacks
+            fatal: MdxError | None = None
+            reason = ""
             try:
                 result = await call()
             except ccxt.BadSymbol as error:
-                raise UnknownSymbol(f"{self.exchange} {what}: {self._reason('bad symbol', error)}") from None
+                fatal = UnknownSymbol(f"{self.exchange} {what}: {self._reason('bad symbol', error)}")
             except ccxt.ExchangeError as error:
-                raise SourceError(
-                    f"{self.exchange} {what} failed: {self._reason('exchange error', error)}"
-                ) from None
+                fatal = SourceError(f"{self.exchange} {what} failed: {self._reason('exchange error', error)}")
             except (ccxt.NetworkError, ccxt.OperationFailed) as error:
                 reason = self._reason(f"{self.exchange} {what}", error)
             except ccxt.BaseError as error:
-                raise SourceError(
-                    f"{self.exchange} {what} failed: {self._reason('ccxt error', error)}"
-                ) from None
+                fatal = SourceError(f"{self.exchange} {what} failed: {self._reason('ccxt error', error)}")
             except PARSE_ERRORS as error:
                 reason = self._reason(f"{self.exchange} {what}: ccxt could not handle a frame", error)
                 rejections.add(MalformedFrame(reason))
@@ -307,6 +358,8 @@ class LiveSource:
                 elif attempt or self._state != "connected":
                     self._recovered(key)
                 return result
+            if fatal is not None:
+                raise fatal
             attempt += 1
             if self.max_attempts is not None and attempt > self.max_attempts:
                 raise SourceUnavailable(f"{reason} (gave up after {self.max_attempts} retries)")
@@ -443,10 +496,10 @@ class LiveSource:
                     log.warning("%s %s: %s", self.exchange, self.redact(str(client.url)), message)
                     client.on_error(ccxt.RequestTimeout(message))
                 elif age_ms > stall_ms / 2:
-                    await _probe(client)
+                    await _probe(client, self.redact)
 
 
-async def _probe(client: Any) -> None:
+async def _probe(client: Any, redact: Callable[[str], str]) -> None:
     """Send a websocket ping on a ccxt client's connection; a closing connection is left to ccxt."""
     connection = getattr(client, "connection", None)
     if connection is None or connection.closed:
@@ -454,7 +507,7 @@ async def _probe(client: Any) -> None:
     try:
         await connection.ping()
     except (ConnectionError, RuntimeError) as error:
-        log.debug("ping on %s failed: %s", getattr(client, "url", "?"), error)
+        log.debug("ping on %s failed: %s", redact(str(getattr(client, "url", "?"))), redact(str(error)))
 
 
 __all__ = ["Backoff", "LiveSource"]
