@@ -42,6 +42,9 @@ _EXPORTS: dict[str, str] = {
     "SourceError": "mdx.errors",
     "SourceUnavailable": "mdx.errors",
     "UnknownSymbol": "mdx.errors",
+    "TimeJump": "mdx.errors",
+    "StaleSnapshot": "mdx.errors",
+    "Credentials": "mdx.config",
     # engine
     "Clock": "mdx.clock",
     "LiveClock": "mdx.clock",

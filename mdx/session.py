@@ -108,7 +108,6 @@ class Session:
         if not self.sources:
             raise ConfigError("a session needs at least one source")
         self.names = _unique_names(self.sources)
-        self.bar_maker = BarMaker(timeframes)
         self.book_keeper = BookKeeper(int(book_view_interval_ms * 1e6), book_view_depth)
         self.clock: Clock = clock or LiveClock()
         if speed is None and len(self.sources) == 1:
@@ -117,6 +116,7 @@ class Session:
         self.cache = cache or Cache()
         self.hub = hub or Hub()
         self.rejections = Rejections()
+        self.bar_maker = BarMaker(timeframes, rejections=self.rejections)  # counts late trades, jumps
         self.consumers: list[Any] = []
         self._routes: dict[type, Route] = {}
         for consumer in (TradeGuard(), self.book_keeper, self.bar_maker, *consumers):

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterable
 
 from ..cache import Key
-from ..consumer import Consumer, Emit
+from ..consumer import Consumer
 from ..errors import BookOutOfSync, CrossedBook, DataError
 from ..events import BookDelta, BookSnapshot, Quote, Trade
 from ..stats import Rejections
@@ -119,8 +119,8 @@ class BarMaker(Consumer):
 
     ``max_gap``: see ``mdx.market.bars`` (time jumps). Late trades and time jumps are counted per builder
     (so per timeframe) in ``rejections`` (reasons ``LateTrade`` and ``TimeJump``) without rejecting the
-    trade, which still reaches the other timeframes, the cache and later consumers. Without a counter
-    of its own, BarMaker counts into the rejections of the session it is wired into (see ``bind``).
+    trade, which still reaches the other timeframes, the cache and later consumers; a session passes
+    its own ``rejections``.
     ``close()`` (the end of a session's run) rejects trades still held as a possible time jump."""
 
     takes = (Trade,)
@@ -137,17 +137,7 @@ class BarMaker(Consumer):
             max_gap_bars(max_gap, timeframe_ns(tf))  # raises InvalidTimeframe / ConfigError early
         self.max_gap = max_gap
         self.rejections = rejections if rejections is not None else Rejections()
-        self._counter_given = rejections is not None
         self.builders: dict[tuple[Key, str], BarBuilder] = {}
-
-    def bind(self, emit: Emit) -> None:
-        """Bound by a session: count into the session's ``rejections`` unless given a counter."""
-        super().bind(emit)
-        theirs = getattr(getattr(emit, "__self__", None), "rejections", None)
-        if not self._counter_given and isinstance(theirs, Rejections):
-            self.rejections = theirs
-            for builder in self.builders.values():
-                builder.rejections = theirs
 
     def on_event(self, trade: Trade) -> None:
         emit = self.emit
