@@ -119,16 +119,21 @@ class OrderBook:
             return True
         raise BookError(f"{self.symbol}: cannot apply a {type(event).__name__} to a book")
 
+    def _stale(self, run_text: str) -> None:
+        """Count an update older than the book; ``MAX_STALE_RUN`` of them in a row mean the venue's update
+        ids restarted, so the book stops claiming to be in sync (``BookOutOfSync``)."""
+        self.stale += 1
+        self._stale_run = run = self._stale_run + 1
+        if run >= MAX_STALE_RUN:
+            self._state = _OUT
+            raise BookOutOfSync(
+                f"{self.symbol}: {run} {run_text}: the venue's update ids restarted? "
+                "out of sync until the next snapshot"
+            )
+
     def _snapshot(self, snap: BookSnapshot) -> None:
         if snap.seq < self._seq and self._state in (_SNAPSHOT, _LIVE):
-            self.stale += 1
-            self._stale_run = run = self._stale_run + 1
-            if run >= MAX_STALE_RUN:
-                self._state = _OUT
-                raise BookOutOfSync(
-                    f"{self.symbol}: {run} stale updates in a row (snapshot {snap.seq} < book {self._seq}): "
-                    "the venue's update ids restarted? out of sync until the next snapshot"
-                )
+            self._stale(f"stale updates in a row (snapshot {snap.seq} < book {self._seq})")
             raise StaleSnapshot(
                 f"{self.symbol}: snapshot at update {snap.seq} is older than the book "
                 f"(update {self._seq}): ignored"
@@ -150,14 +155,7 @@ class OrderBook:
         u = delta.seq
         if state == _LIVE:
             if u <= self._seq:
-                self.stale += 1
-                self._stale_run = run = self._stale_run + 1
-                if run >= MAX_STALE_RUN:
-                    self._state = _OUT
-                    raise BookOutOfSync(
-                        f"{self.symbol}: {run} deltas in a row older than the book (u={u} <= {self._seq}): "
-                        "the venue's update ids restarted? out of sync until the next snapshot"
-                    )
+                self._stale(f"deltas in a row older than the book (u={u} <= {self._seq})")
                 return False
             futures = delta.prev_seq >= 0
             if delta.prev_seq != self._seq if futures else delta.first_seq != self._seq + 1:
