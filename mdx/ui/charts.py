@@ -22,6 +22,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..analytics.indicators import EMA, VWAP, Bollinger
+from ..analytics.series import time_mean
 from ..errors import ConfigError, InvalidTimeframe
 from ..market.timeframes import timeframe_ns
 from . import fmt, theme
@@ -497,19 +498,6 @@ def _window_rows(table: np.ndarray, seconds: float, max_points: int) -> slice | 
     return slice(start, None)
 
 
-def trailing_mean(x: np.ndarray, n: int) -> np.ndarray:
-    """Mean of the last ``n`` values (fewer at the start, so never NaN for finite input).
-
-    TODO(analytics): a rolling mean is maths the UI should not hold; it belongs in mdx.analytics with a
-    streaming twin (the imbalance chart would then draw the package's values)."""
-    if not x.shape[0]:
-        return x.copy()
-    cum = np.cumsum(np.concatenate(([0.0], x)))
-    i = np.arange(1, x.shape[0] + 1)
-    lo = np.maximum(i - n, 0)
-    return (cum[i] - cum[lo]) / (i - lo)
-
-
 class _BookChart(ChartPanel):
     """A chart of the book's top-of-book series: redrawn only when the table grew or moved (or ``force``)."""
 
@@ -642,11 +630,7 @@ class ImbalanceChart(_BookChart):
         rows = _window_rows(table, self.seconds + self.smooth_s, table.shape[0])  # all rows of the span
         span = table[rows]
         span = span[np.isfinite(span[:, 5])]  # an empty book has no imbalance
-        if span.shape[0] > 1:
-            step_s = max(float(np.median(np.diff(span[:, 0]))) / 1e9, 1e-3)
-            smooth = trailing_mean(span[:, 5], max(1, round(self.smooth_s / step_s)))
-        else:
-            smooth = span[:, 5].copy()
+        smooth = time_mean(span[:, 0].astype(np.int64), span[:, 5], max(1, round(self.smooth_s * 1e9)))
         shown = _window_rows(span, self.seconds, self.max_points)
         view, smooth = span[shown], smooth[shown]
         with self.line.hold_sync():
