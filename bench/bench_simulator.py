@@ -8,6 +8,8 @@ Rows:
   per symbol           messages per simulated second by type, level changes per delta
   30 min at 10x        events per symbol a 30-minute dashboard run at speed 10 receives, and the share
                        of one core that generating (and processing) them takes
+  history              Simulator.past_bars: the default 6 hours of 1s, 1m and 5m bars before the start
+                       (what charts open with), and the session taking them (BarMaker, cache, hub)
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from timing import best_of  # noqa: E402
 
 from mdx.clock import SimulatedClock  # noqa: E402
 from mdx.events import BookDelta, Event  # noqa: E402
@@ -56,13 +60,28 @@ def generate_only(symbols: tuple[str, ...], seconds: int) -> tuple[float, int]:
 
 
 def session(symbols: tuple[str, ...], seconds: int) -> tuple[float, int]:
-    sim = Simulator(symbols, start_ns=T0)
+    sim = Simulator(symbols, start_ns=T0, history=None)  # the stream alone (history: its own row)
     run = Session(sim, timeframes=("1m",), clock=SimulatedClock(T0))
     started = time.perf_counter()
     run.run_until_done(until_ns=T0 + seconds * S)
     elapsed = time.perf_counter() - started
     assert run.rejections.total == 0, run.rejections
     return elapsed, run.events_processed
+
+
+HISTORY_TIMEFRAMES = ("1s", "1m", "5m")
+
+
+def history_figures(symbols: tuple[str, ...], repeat: int) -> tuple[float, float, int]:
+    """(seconds to generate the default history, seconds for a session to take it, bars)."""
+    sim = Simulator(symbols, start_ns=T0)
+    generate_s = best_of(lambda: sim.past_bars(HISTORY_TIMEFRAMES), repeat)
+    bars = sim.past_bars(HISTORY_TIMEFRAMES)
+
+    def take() -> None:
+        Session(sim, timeframes=HISTORY_TIMEFRAMES, clock=SimulatedClock(T0))._take_history(bars, sim.name)
+
+    return generate_s, best_of(take, repeat), len(bars)
 
 
 def main() -> None:
@@ -83,6 +102,12 @@ def main() -> None:
     print(f"  generate   {n / gen_time:>10,.0f} events/s   {seconds / gen_time:>7,.0f} x real time")
     print(f"  session    {n / ses_time:>10,.0f} events/s   {seconds / ses_time:>7,.0f} x real time")
 
+    hist_s, take_s, n_bars = history_figures(symbols, max(args.repeat, 5))
+    hours = Simulator(symbols).history_ns / 3600e9
+    print(
+        f"  history    {n_bars:,} bars ({hours:g} h of {', '.join(HISTORY_TIMEFRAMES)}) generated in "
+        f"{hist_s * 1e3:.0f} ms, taken by a session in {take_s * 1e3:.0f} ms"
+    )
     print("  per symbol, per simulated second:")
     header = ("delta", "quote", "trade", "all")
     print(f"    {'symbol':<12}" + "".join(f"{h:>7}" for h in header) + f"{'lvl/delta':>11}{'30min@10x':>12}")

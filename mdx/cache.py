@@ -52,6 +52,10 @@ class Cache:
                 window = self._history[slot] = deque(maxlen=self._maxlen.get(kind.cls, self._default))
             window.append(event)
 
+    def maxlen(self, kind: str | type) -> int:
+        """How many items of a kind (tag or class) the cache keeps per key (and sub value)."""
+        return self._maxlen.get(_kind(kind).cls, self._default)
+
     def clear(self) -> None:
         self._latest.clear()
         self._history.clear()

@@ -14,10 +14,12 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from .config import DEFAULT_SYMBOLS, Settings
+from .config import DEFAULT_HISTORY, DEFAULT_SYMBOLS, Credentials, Settings, history_ns
 from .errors import MdxError
+from .serve import DEFAULT_CULL_AFTER, DEFAULT_MAX_KERNELS
 
 EPILOG = """\
 sources:
@@ -54,6 +56,17 @@ def _positive(*, finite: bool) -> Callable[[str], float]:
     return parse
 
 
+def _at_least_one(value: str) -> int:
+    """An argparse type: a whole number >= 1, else a one-line error."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value!r}")
+    return number
+
+
 def _recording_path(value: str) -> Path:
     """An argparse type: a path a recording can be written to (``mdx.io.recording.check_output``)."""
     from .io.recording import check_output
@@ -62,6 +75,14 @@ def _recording_path(value: str) -> Path:
         return check_output(value)
     except MdxError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _duration(value: str) -> str:
+    try:
+        history_ns(value)
+    except MdxError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -103,6 +124,29 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument(
         "--preheat", action="store_true", help="keep preheated kernels for instant first render"
     )
+    monitor.add_argument(
+        "--history",
+        type=_duration,
+        default=DEFAULT_HISTORY,
+        metavar="DURATION",
+        help="how far back the charts start: simulator history, exchange candles (e.g. 90m, 6h, 2d; 0: none; "
+        f"default: {DEFAULT_HISTORY})",
+    )
+    monitor.add_argument(
+        "--cull-after",
+        type=_positive(finite=True),
+        default=DEFAULT_CULL_AFTER,
+        metavar="SECONDS",
+        help=f"shut a kernel down this long after its viewer is gone (default: {DEFAULT_CULL_AFTER:g})",
+    )
+    monitor.add_argument(
+        "--max-kernels",
+        type=_at_least_one,
+        default=DEFAULT_MAX_KERNELS,
+        metavar="N",
+        help="viewers served at once; one more is told it is full, HTTP 503 "
+        f"(default: {DEFAULT_MAX_KERNELS})",
+    )
 
     record = commands.add_parser("record", help="record normalized events from a source to a file")
     _add_source_options(record)
@@ -132,16 +176,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings(
-        source=args.source, exchange=args.exchange, symbols=args.symbols, speed=args.speed, seed=args.seed
+    """The settings the options describe, with the exchange credentials of the environment
+    (``MDX_<EXCHANGE>_API_KEY`` ..., ``MDX_CREDENTIALS_FILE``) when a source is live: only then are they
+    read, so a broken credentials file does not stop the simulator or a replay."""
+    settings = Settings(
+        source=args.source,
+        exchange=args.exchange,
+        symbols=args.symbols,
+        speed=args.speed,
+        seed=args.seed,
+        history=getattr(args, "history", DEFAULT_HISTORY),
     )
+    if settings.live_exchanges:
+        settings = replace(settings, credentials=Credentials.from_env())
+    return settings
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     from .serve import serve_monitor
 
     return serve_monitor(
-        _settings(args), port=args.port, open_browser=not args.no_browser, preheat=args.preheat
+        _settings(args),
+        port=args.port,
+        open_browser=not args.no_browser,
+        preheat=args.preheat,
+        cull_after=args.cull_after,
+        max_kernels=args.max_kernels,
     )
 
 

@@ -4,6 +4,7 @@ Environment (what ``mdx monitor`` passes to the Voilà kernels):
 ``MDX_SOURCE`` (``sim`` | ``replay:PATH[,PATH...]`` | a ccxt exchange id, several joined by ``+`` to run
 side by side: ``sim+replay:PATH``), ``MDX_EXCHANGE``,
 ``MDX_SYMBOLS`` (comma-separated unified symbols), ``MDX_TIMEFRAMES``, ``MDX_SPEED``, ``MDX_SEED``,
+``MDX_HISTORY`` (how far back the charts start: ``6h`` by default, ``0`` for none; see ``history_ns``),
 ``MDX_DB``, ``MDX_REDIS_URL`` (both read and carried, not used yet: the storage work will use them).
 
 Exchange credentials (only live sources use them; public market data needs none), as ccxt options
@@ -35,6 +36,7 @@ import stat
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,37 @@ from .errors import ConfigError
 from .market.timeframes import timeframe_ns
 
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+DEFAULT_HISTORY = "6h"
+_NO_HISTORY = frozenset({"", "0", "none", "off"})
+
+
+def history_ns(value: str | timedelta | int | None) -> int:
+    """The length in ns of the history a source loads before its stream (0: none).
+
+    ``value``: a duration in ccxt timeframe syntax (``"6h"``, ``"90m"``, ``"2d"``), a ``timedelta``, or
+    ns as an int; ``None``, ``0``, ``"0"``, ``""``, ``"none"`` and ``"off"`` mean no history. Anything
+    else (a negative length, ``"6 hours"``) is a ``ConfigError``."""
+    if value is None:
+        return 0
+    if isinstance(value, timedelta):
+        ns = value // timedelta(microseconds=1) * 1_000
+    elif isinstance(value, int) and not isinstance(value, bool):
+        ns = value
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        if text in _NO_HISTORY:
+            return 0
+        try:
+            ns = timeframe_ns(text)
+        except ConfigError:
+            raise ConfigError(
+                f"history must be a duration like '6h', '90m', '2d' (or '0': none), got {value!r}"
+            ) from None
+    else:
+        raise ConfigError(f"history must be a duration string, a timedelta or ns, got {value!r}")
+    if ns < 0:
+        raise ConfigError(f"history must not be negative, got {value!r}")
+    return ns
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -244,6 +277,7 @@ class Settings:
     timeframes: tuple[str, ...] = ("1s", "1m", "5m")
     speed: float = 1.0
     seed: int = 7
+    history: str = DEFAULT_HISTORY  # how far back the charts start (see history_ns); "0": no history
     db: str = ""
     redis_url: str = field(default="", repr=False)  # may hold a password: never printed
     credentials: Credentials = field(default=NO_CREDENTIALS, repr=False)  # never printed (see Credentials)
@@ -257,6 +291,7 @@ class Settings:
             timeframe_ns(tf)
         if not self.speed > 0:
             raise ConfigError(f"speed must be > 0, got {self.speed!r}")
+        history_ns(self.history)
 
     @property
     def source_specs(self) -> tuple[str, ...]:
@@ -316,6 +351,7 @@ class Settings:
                 "MDX_TIMEFRAMES": ",".join(self.timeframes),
                 "MDX_SPEED": repr(self.speed),
                 "MDX_SEED": str(self.seed),
+                "MDX_HISTORY": self.history,
                 "MDX_DB": self.db,
             }
         )
@@ -337,6 +373,7 @@ class Settings:
                 timeframes=_split(env.get("MDX_TIMEFRAMES", "")) or ("1s", "1m", "5m"),
                 speed=float(env.get("MDX_SPEED", "1") or 1),
                 seed=int(env.get("MDX_SEED", "7") or 7),
+                history=env.get("MDX_HISTORY", DEFAULT_HISTORY).strip() or DEFAULT_HISTORY,
                 db=env.get("MDX_DB", ""),
                 redis_url=env.get("MDX_REDIS_URL", ""),
                 credentials=Credentials.from_env(env),
@@ -349,9 +386,11 @@ class Settings:
 
 __all__ = [
     "CREDENTIAL_KEYS",
+    "DEFAULT_HISTORY",
     "DEFAULT_SYMBOLS",
     "Credentials",
     "SecretEnv",
     "Settings",
+    "history_ns",
     "read_credentials_file",
 ]

@@ -17,6 +17,8 @@ Every error mdx raises on purpose is an ``MdxError``. The tree::
     │       └── StaleSnapshot       a snapshot older than the book (ignored, the book keeps its state)
     └── SourceError                 a market-data source failed
         ├── SourceUnavailable       network trouble; retryable with backoff
+        │   └── ExchangeUnreachable never reached: no network, DNS, refused, timed out (slow retry)
+        ├── ExchangeBlocked         the exchange refuses this region (HTTP 451): final
         └── UnknownSymbol           the exchange does not list the symbol
 
 Pipelines never stop on a ``DataError``: they count it as a rejection (see ``mdx.stats.Rejections``)
@@ -86,6 +88,14 @@ class SourceUnavailable(SourceError):
     """A network failure; the source retries with exponential, jittered backoff."""
 
 
+class ExchangeUnreachable(SourceUnavailable):
+    """The exchange was never reached (no network, DNS failure, connection refused or timed out)."""
+
+
+class ExchangeBlocked(SourceError):
+    """The exchange refuses connections from this region (HTTP 451); retrying cannot help."""
+
+
 class UnknownSymbol(SourceError):
     """The exchange does not list this symbol."""
 
@@ -98,6 +108,8 @@ __all__ = [
     "CrossedBook",
     "DataError",
     "DuplicateTrade",
+    "ExchangeBlocked",
+    "ExchangeUnreachable",
     "InvalidTimeframe",
     "InvalidValue",
     "MalformedFrame",

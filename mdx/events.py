@@ -6,19 +6,31 @@ time the frame was received. Symbols are ccxt unified symbols (``BTC/USDT``, ``B
 Book levels are tuples of ``(price, amount)`` floats; in a ``BookDelta`` the amount is absolute and
 ``0.0`` deletes the level.
 
-``KINDS`` is the one table that says, per event class, its hub topic, how the cache keeps it and its
-recording tag. A new event type is one ``register_event`` call next to its class (any frozen dataclass
-with ``exchange``, ``symbol``, ``ts_event`` and ``ts_recv``): the session, cache, hub and recordings
-then handle it with no edit of their own.
+``KINDS`` is the one table that says, per event class, its hub topic, how the cache keeps it, its
+recording tag and its value rule (``check``). A new event type is one ``register_event`` call next to its
+class (any frozen dataclass with ``exchange``, ``symbol``, ``ts_event`` and ``ts_recv``): the session,
+cache, hub and recordings then handle it with no edit of their own.
+
+Value rules (``EventKind.check``, run by ``check_event`` on every event a recording yields; the Binance
+reader applies the same predicates inline on its hot path):
+
+- ``Trade``: the one trade rule, ``mdx.market.trades.check_trade`` (price and amount > 0, finite notional),
+  and a side of ``"buy"``, ``"sell"`` or ``""`` (unknown);
+- ``BookSnapshot`` / ``BookDelta``: every level has ``0 < price < inf`` and ``0 <= amount < inf``
+  (``valid_level``; an amount of 0 deletes the level in a delta);
+- ``Quote``: ``0 < bid, ask < inf`` and ``0 <= sizes < inf`` (``valid_quote``).
+
+``Bar`` has no value rule (a bar may carry a NaN vwap; recordings round-trip such values exactly).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .errors import ConfigError
+from .errors import ConfigError, InvalidValue
 
 Level = tuple[float, float]
 Levels = tuple[Level, ...]
@@ -105,7 +117,9 @@ class EventKind:
     a field (bars: ``bars.binance.BTC/USDT.1m``). ``cached``: the cache keeps the latest value per key;
     ``history``: and a bounded history. ``open_flag`` names a bool field that is False while the event is
     still being built (an open bar): such an event is the key's latest value, is never appended to the
-    history, and is published on ``open_topic``. ``recorded``: recordings may hold it.
+    history, and is published on ``open_topic``. ``recorded``: recordings may hold it. ``check``: the
+    kind's value rule, a function that raises a ``DataError`` (``InvalidValue``) for an event whose values
+    are impossible (None: no rule); readers count such events as rejections (see ``check_event``).
     """
 
     cls: type
@@ -117,23 +131,37 @@ class EventKind:
     open_flag: str = ""
     open_topic: str = ""
     recorded: bool = True
+    check: Callable[[Any], None] | None = None
 
 
 KINDS: dict[type, EventKind] = {}
 KINDS_BY_TAG: dict[str, EventKind] = {}
 
 
-def register_event(cls: type, tag: str, topic: str, **options: Any) -> EventKind:
-    """Add an event class to the table (options: the fields of ``EventKind``); returns its entry."""
+def register_event(
+    cls: type, tag: str, topic: str, *, check: Callable[[Any], None] | None = None, **options: Any
+) -> EventKind:
+    """Add an event class to the table (options: the fields of ``EventKind``); returns its entry.
+    ``check`` is the kind's value rule: it raises a ``DataError`` for an impossible event."""
+    if check is not None and not callable(check):
+        raise ConfigError(f"{cls.__name__}: check must be a function of the event, got {check!r:.60}")
     known = KINDS_BY_TAG.get(tag)
     if known is not None and known.cls is not cls:
         raise ConfigError(f"event tag {tag!r} is taken by {known.cls.__name__}")
     for name in ("exchange", "symbol", "ts_event", "ts_recv"):
         if name not in getattr(cls, "__dataclass_fields__", {}):
             raise ConfigError(f"{cls.__name__} cannot be an mdx event: it has no field {name!r}")
-    kind = EventKind(cls, tag, topic, **options)
+    kind = EventKind(cls, tag, topic, check=check, **options)
     KINDS[cls] = KINDS_BY_TAG[tag] = kind
     return kind
+
+
+def check_event(event: Any) -> None:
+    """Raise the ``DataError`` of the value rule of ``event``'s kind (``EventKind.check``); kinds without
+    a rule, and classes outside the table, pass."""
+    kind = KINDS.get(type(event))
+    if kind is not None and kind.check is not None:
+        kind.check(event)
 
 
 def topic_of(event: Any, kind: EventKind) -> str:
@@ -161,19 +189,71 @@ def fast_constructor(cls: type[E]) -> Callable[..., E]:
     return make
 
 
+# -- the value rules of the core kinds ---------------------------------------------------------------------
+
+INF = math.inf
+SIDES = ("buy", "sell", "")
+
+
+def valid_level(price: float, amount: float) -> bool:
+    """True for a book level with ``0 < price < inf`` and ``0 <= amount < inf`` (NaN fails)."""
+    return 0.0 < price < INF and 0.0 <= amount < INF
+
+
+def valid_quote(bid: float, bid_size: float, ask: float, ask_size: float) -> bool:
+    """True when both prices are finite and > 0 and both sizes finite and >= 0 (NaN fails)."""
+    return 0.0 < bid < INF and 0.0 < ask < INF and 0.0 <= bid_size < INF and 0.0 <= ask_size < INF
+
+
+def check_levels(levels: Levels, what: str) -> None:
+    """Raise ``InvalidValue`` naming the first level of ``levels`` that breaks ``valid_level``."""
+    for price, amount in levels:
+        if not 0.0 < price < INF or not 0.0 <= amount < INF:
+            raise InvalidValue(f"{what} level price {price!r} amount {amount!r}")
+
+
+def check_trade_values(trade: Trade) -> None:
+    """The ``Trade`` rule: ``mdx.market.trades.check_trade`` and a known side."""
+    from .market.trades import check_trade  # the one trade rule; imported here because market imports events
+
+    check_trade(trade)
+    if trade.side not in SIDES:
+        raise InvalidValue(
+            f"{trade.exchange} trade {trade.id!r} on {trade.symbol}: side {trade.side!r} must be "
+            "'buy', 'sell' or '' (unknown)"
+        )
+
+
+def check_book_values(event: BookSnapshot | BookDelta) -> None:
+    """The ``BookSnapshot`` / ``BookDelta`` rule: every level passes ``valid_level``."""
+    where = f"{event.exchange} {event.symbol} book at {event.seq}"
+    check_levels(event.bids, f"{where}: bid")
+    check_levels(event.asks, f"{where}: ask")
+
+
+def check_quote_values(q: Quote) -> None:
+    """The ``Quote`` rule: ``valid_quote``."""
+    if not valid_quote(q.bid, q.bid_size, q.ask, q.ask_size):
+        raise InvalidValue(
+            f"{q.exchange} quote on {q.symbol} at {q.seq}: {q.bid!r} x {q.bid_size!r} / {q.ask!r} x "
+            f"{q.ask_size!r}: prices must be finite and > 0, sizes finite and >= 0"
+        )
+
+
 Event = Trade | BookSnapshot | BookDelta | Quote | Bar
 MARKET_EVENTS = (Trade, BookSnapshot, BookDelta, Quote)
 
-register_event(Trade, "trade", "trades")
-register_event(BookSnapshot, "snapshot", "book", cached=False)
-register_event(BookDelta, "delta", "book", cached=False)
-register_event(Quote, "quote", "quotes")
+register_event(Trade, "trade", "trades", check=check_trade_values)
+register_event(BookSnapshot, "snapshot", "book", cached=False, check=check_book_values)
+register_event(BookDelta, "delta", "book", cached=False, check=check_book_values)
+register_event(Quote, "quote", "quotes", check=check_quote_values)
 register_event(Bar, "bar", "bars", sub="timeframe", open_flag="closed", open_topic="bar_open")
 
 __all__ = [
     "KINDS",
     "KINDS_BY_TAG",
     "MARKET_EVENTS",
+    "SIDES",
     "Bar",
     "BookDelta",
     "BookSnapshot",
@@ -183,7 +263,14 @@ __all__ = [
     "Levels",
     "Quote",
     "Trade",
+    "check_book_values",
+    "check_event",
+    "check_levels",
+    "check_quote_values",
+    "check_trade_values",
     "fast_constructor",
     "register_event",
     "topic_of",
+    "valid_level",
+    "valid_quote",
 ]

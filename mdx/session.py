@@ -15,6 +15,18 @@ Run it three ways:
 Several sources (``Session([Simulator(), ReplaySource(...)])``, or two exchanges) run side by side, each
 with its own status; ``status`` sums them up and ``statuses`` has each.
 
+History: in every run mode, a source with a ``history`` method (``mdx.sources.base.HistorySource``: the
+simulator, live exchanges) is asked once, before its stream, for closed bars of the session's timeframes
+(not at all when it builds none).
+Each goes to ``BarMaker.follow`` (checked; the stream's bars follow the last one, with no repeated open
+time) and then, like the bars the BarMaker emits, through the consumers taking ``Bar``, the cache and
+the hub, so charts and indicators open warm. At most the cache's window of each (symbol, timeframe) is
+sent; bars the session already has (a second run) are skipped. ``history_loaded`` counts them per source;
+bad bars (open, unaligned, impossible prices) and bars out of order ("LateBar") are counted rejections.
+A history that fails (an ``MdxError``, a bug, or no answer within ``history_timeout_s``) is logged and
+counted in ``rejections`` as "HistoryError"; the stream starts all the same. History bars are not source
+events: they do not count in ``events_processed`` nor move ``last_recv_ns``.
+
 The statuses tell the truth about the engine:
 
 - ``stop()`` returns True once the engine has stopped. When it is still running after ``timeout`` (a source
@@ -33,6 +45,7 @@ The statuses tell the truth about the engine:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import logging
@@ -40,18 +53,18 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from .cache import Cache, Key
 from .clock import Clock, LiveClock
 from .consumer import Consumer
 from .errors import ConfigError, DataError, MdxError
-from .events import KINDS, EventKind, topic_of
+from .events import KINDS, Bar, EventKind, topic_of
 from .hub import Hub
-from .market.consumers import BarMaker, BookKeeper, TradeGuard
-from .sources.base import OfflineSource, Source, open_stream
+from .market.consumers import BarMaker, BookKeeper, TradeGuard, check_history_bar
+from .sources.base import HistorySource, OfflineSource, Source, open_stream
 from .sources.merge import merge_by_recv
 from .stats import Rejections
 
@@ -61,6 +74,9 @@ log = logging.getLogger("mdx.session")
 STATE_RANK = ("error", "reconnecting", "stale", "connecting", "connected", "done", "stopped", "idle")
 FINAL_STATES = frozenset({"done", "stopped", "error"})  # what a source's status may be once the engine ended
 CONSUMER_ERROR = "ConsumerError"  # the rejections reason of a consumer that raised something not a DataError
+HISTORY_ERROR = "HistoryError"  # the rejections reason of a source's history that failed
+HISTORY_ORDER = "LateBar"  # the rejections reason of a history bar not after the one before it
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +102,8 @@ class Session:
     ``speed``, else real time). A ``BookView`` of ``book_view_depth`` levels is cached at most every
     ``book_view_interval_ms`` of event time per symbol. ``stale_after_s``: a source's status turns
     "stale" when no event arrived from it for that long. ``consumers`` run after the built-in ones.
+    ``history_timeout_s``: how long a source's ``history`` may take (loop time) before the stream starts
+    without it.
     """
 
     def __init__(
@@ -101,6 +119,7 @@ class Session:
         cache: Cache | None = None,
         hub: Hub | None = None,
         consumers: Iterable[Consumer] = (),
+        history_timeout_s: float = 30.0,
     ) -> None:
         self.sources: tuple[Source, ...] = (
             tuple(sources) if isinstance(sources, Sequence) and not isinstance(sources, str) else (sources,)
@@ -121,7 +140,9 @@ class Session:
         self._routes: dict[type, Route] = {}
         for consumer in (TradeGuard(), self.book_keeper, self.bar_maker, *consumers):
             self.add(consumer)
+        self.history_timeout_s = float(history_timeout_s)
         self.consumer_errors = 0
+        self.history_loaded: dict[str, int] = {}  # history bars sent through the session, per source name
         self.events_processed = 0
         self.last_recv_ns = 0
         self.last_event_at_ns = 0  # clock time at which the last event was processed
@@ -344,6 +365,8 @@ class Session:
         if hasattr(source, "on_status"):  # live sources report reconnects and errors themselves
             source.on_status = functools.partial(self.set_status, source=name)
         try:
+            if isinstance(source, HistorySource) and self.timeframes:
+                self._take_history(await self._fetch_history(source, name), name)
             stream = open_stream(source, self.clock, self.rejections, self.speed)
             if isinstance(source, OfflineSource):
                 self.set_status("connected", source=name)
@@ -378,6 +401,64 @@ class Session:
         self.set_status("stopped" if self._stop_requested.is_set() else "done", source=name)
         return None
 
+    # -- history ----------------------------------------------------------------------------------------
+
+    async def _fetch_history(self, source: HistorySource, name: str) -> list[Bar]:
+        """The source's bars from before its stream; [] (logged, counted) when it fails or takes longer
+        than ``history_timeout_s``."""
+        timeout = self.history_timeout_s
+        try:
+            return list(
+                await asyncio.wait_for(source.history(self.timeframes, self.clock, self.rejections), timeout)
+            )
+        except TimeoutError:
+            self._history_failed(source, name, f"timed out after {timeout:g} s")
+        except MdxError as error:
+            self._history_failed(source, name, f"failed ({type(error).__name__}: {error})")
+        except Exception as error:  # a bug in the source: logged with its traceback; stream without it
+            self._history_failed(source, name, f"crashed ({type(error).__name__}: {error})", error)
+        return []
+
+    def _history_failed(self, source: Any, name: str, what: str, bug: Exception | None = None) -> None:
+        redact: Callable[[str], str] = getattr(source, "redact", None) or _same  # sources holding secrets
+        self.rejections.add(
+            HISTORY_ERROR,
+            redact(f"source {name}: history {what}; streaming without it"),
+            level=logging.ERROR,
+            exc_info=bug,
+        )
+
+    def _take_history(self, bars: Sequence[Bar], name: str) -> int:
+        """Send history bars through ``BarMaker.follow``, the consumers, the cache and the hub: the newest
+        cache window of each (exchange, symbol, timeframe); bad ones and ones out of order are counted
+        and left out, ones the session already has (an earlier run's) skipped. Returns how many went."""
+        valid: list[Bar] = []
+        for bar in bars:
+            try:
+                check_history_bar(bar, self.timeframes)
+            except DataError as error:
+                self.rejections.add(error)
+                continue
+            valid.append(bar)
+        sent = 0
+        previous: dict[tuple[str, str, str], int] = {}
+        for bar in _newest(valid, self.cache.maxlen(Bar)):
+            slot = (bar.exchange, bar.symbol, bar.timeframe)
+            before = previous.get(slot)
+            if before is not None and bar.ts_event <= before:
+                self.rejections.add(
+                    HISTORY_ORDER,
+                    f"source {name}: {slot[0]} {slot[1]} {slot[2]} history bar at {bar.ts_event} ns is not "
+                    f"after the one before it ({before} ns): left out",
+                )
+                continue
+            previous[slot] = bar.ts_event
+            if self.bar_maker.follow(bar):
+                self.emit(bar)
+                sent += 1
+        self.history_loaded[name] = self.history_loaded.get(name, 0) + sent
+        return sent
+
     def run_until_done(self, *, max_events: int | None = None, until_ns: int | None = None) -> Session:
         """Process offline sources synchronously, merged by receive time, as fast as possible."""
         live = [name for source, name in zip(self.sources, self.names, strict=True) if not _offline(source)]
@@ -390,6 +471,9 @@ class Session:
         ):
             raise ConfigError(f"source {self.name!r} never ends; pass max_events or until_ns")
         self.set_status("connected")
+        for source, name in zip(self.sources, self.names, strict=True):
+            if isinstance(source, HistorySource) and self.timeframes:
+                self._take_history(_run_to_end(self._fetch_history(source, name)), name)
         try:
             iterators = [source.iter_events(self.rejections) for source in self.sources]  # type: ignore[attr-defined]
             events = iterators[0] if len(iterators) == 1 else merge_by_recv(iterators)
@@ -534,6 +618,34 @@ class Session:
 
 def _same(text: str) -> str:
     return text
+
+
+def _newest(bars: list[Bar], limit: int) -> list[Bar]:
+    """The last ``limit`` bars of each (exchange, symbol, timeframe), in the given order."""
+    seen: dict[tuple[str, str, str], int] = {}
+    keep: list[Bar] = []
+    for bar in reversed(bars):
+        slot = (bar.exchange, bar.symbol, bar.timeframe)
+        count = seen[slot] = seen.get(slot, 0) + 1
+        if count <= limit:
+            keep.append(bar)
+    keep.reverse()
+    return keep
+
+
+def _run_to_end(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to its end from synchronous code: on a loop of its own, or on a worker thread's
+    when this thread already runs one (``run_until_done`` in a notebook cell)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(coroutine)
+        finally:
+            loop.close()
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mdx-history") as pool:
+        return pool.submit(_run_to_end, coroutine).result()
 
 
 def _frame_text(frame: Any) -> str:

@@ -7,10 +7,12 @@ It serves on 127.0.0.1 (a free port) so the real ccxt client runs end to end in 
         fake.set_book("BTCUSDT", bids=[(100.0, 1.0)], asks=[(101.0, 2.0)])
         await fake.push_trade("BTCUSDT", 100.5, 0.1)
 
-REST (what ``load_markets`` and the order-book sync use):
+REST (what ``load_markets``, the order-book sync and history use):
 ``GET /api/v3/exchangeInfo`` (spot symbols with realistic filters), ``/api/v3/depth?symbol=&limit=``
-(the fake's current book with ``lastUpdateId``), ``/api/v3/time``, ``/api/v3/ping``; the USD-M and COIN-M
-``exchangeInfo`` answer with no symbols so ccxt's default ``fetchMarkets`` types also work offline.
+(the fake's current book with ``lastUpdateId``), ``/api/v3/klines?symbol=&interval=&limit=`` (the
+candles set with ``set_klines``, Binance's 12-field arrays, newest last), ``/api/v3/time``,
+``/api/v3/ping``; the USD-M and COIN-M ``exchangeInfo`` answer with no symbols so ccxt's default
+``fetchMarkets`` types also work offline.
 The one signed endpoint ccxt calls on its own (``/sapi/v1/capital/config/getall``, when keys are set)
 rejects every key with Binance's -2015 error, echoing the key so tests can check it is redacted.
 
@@ -21,8 +23,9 @@ acknowledges with ``{"result":null,"id":1}`` and from then on pushes raw (not co
 ccxt's binance tells spot from futures frames by that substring of the connection url.
 
 Faults on command: a sequence gap (``gap``), duplicate frames (``duplicate=True``), a disconnect
-(``disconnect``), refused websocket handshakes (``refuse_ws``), REST and frame delays (``rest_delay``,
-``frame_delay``), malformed frames (``send_raw``), HTTP 429 or other statuses (``fail_rest``).
+(``disconnect``), refused websocket handshakes (``refuse_ws``, answered with ``refuse_ws_status``), REST
+and frame delays (``rest_delay``, ``frame_delay``), malformed frames (``send_raw``), HTTP 429, 451
+(Binance's answer from a restricted region, with its body) or other statuses (``fail_rest``).
 Recorded sessions (``<recv_ns> <raw json>`` gzip lines, see ../shared/data) drive it via
 ``load_recording`` + ``play``.
 """
@@ -50,6 +53,32 @@ RATE_LIMIT_BODY = {
 }
 
 # (symbol, base, quote, tickSize, stepSize, minQty, maxQty)
+RESTRICTED_BODY = {
+    "code": 0,
+    "msg": "Service unavailable from a restricted location according to 'b. Eligibility' in "
+    "https://www.binance.com/en/terms. Please contact customer service if you believe you received this "
+    "message in error.",
+}
+
+# Binance kline intervals and their length in ms (months are not served)
+INTERVAL_MS = {
+    "1s": 1_000,
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "6h": 21_600_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": 86_400_000,
+    "3d": 259_200_000,
+    "1w": 604_800_000,
+}
+
 DEFAULT_MARKETS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
     ("BTCUSDT", "BTC", "USDT", "0.01000000", "0.00001000", "0.00001000", "9000.00000000"),
     ("ETHUSDT", "ETH", "USDT", "0.01000000", "0.00010000", "0.00010000", "9000.00000000"),
@@ -63,6 +92,52 @@ def now_ms() -> int:
 
 def fmt(value: float) -> str:
     return f"{value:.8f}"
+
+
+def ccxt_config_for(rest: str, ws: str, **extra: Any) -> dict[str, Any]:
+    """Constructor config that points ``ccxt.pro.binance`` at ``rest`` (``http://host:port``) and ``ws``
+    (``ws://host:port/stream/ws``): this fake, or an address nothing answers on. ``extra`` options are
+    merged in (dicts one level deep)."""
+    config: dict[str, Any] = {
+        "urls": {
+            "api": {
+                "public": f"{rest}/api/v3",
+                "private": f"{rest}/api/v3",
+                "v1": f"{rest}/api/v1",
+                "sapi": f"{rest}/sapi/v1",
+                "fapiPublic": f"{rest}/fapi/v1",
+                "dapiPublic": f"{rest}/dapi/v1",
+                "ws": {"spot": ws, "margin": ws},
+            }
+        },
+        "options": {"fetchMarkets": {"types": ["spot"]}},
+    }
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    return config
+
+
+def kline(
+    open_ms: int,
+    interval: str,
+    ohlc: tuple[float, float, float, float],
+    volume: float,
+    *,
+    quote_volume: float | None = None,
+    trades: int = 0,
+    taker_buy: float = 0.0,
+) -> list:
+    """One Binance kline: ``[openTime, "o", "h", "l", "c", "v", closeTime, "quoteVolume", trades,
+    "takerBuyBase", "takerBuyQuote", "0"]`` (quote volume defaults to ``volume * close``)."""
+    o, h, low, c = ohlc
+    quote = volume * c if quote_volume is None else quote_volume
+    buy_quote = quote * taker_buy / volume if volume else 0.0
+    close_ms = open_ms + INTERVAL_MS[interval] - 1
+    prices = [fmt(o), fmt(h), fmt(low), fmt(c), fmt(volume)]
+    return [open_ms, *prices, close_ms, fmt(quote), trades, fmt(taker_buy), fmt(buy_quote), "0"]
 
 
 def symbol_info(symbol: str, base: str, quote: str, tick: str, step: str, min_qty: str, max_qty: str) -> dict:
@@ -193,6 +268,7 @@ class FakeBinance:
         self.markets = {row[0]: row for row in markets}
         self.books: dict[str, FakeBook] = {symbol: FakeBook() for symbol in self.markets}
         self.next_trade_id: dict[str, int] = dict.fromkeys(self.markets, 1)
+        self.klines: dict[tuple[str, str], list[list]] = {}  # (symbol, interval) -> rows, oldest first
         # observability
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.ws_opened = 0
@@ -202,7 +278,8 @@ class FakeBinance:
         # faults
         self.rest_delay = 0.0
         self.frame_delay = 0.0
-        self.refuse_ws = 0  # refuse this many websocket handshakes with HTTP 503
+        self.refuse_ws = 0  # refuse this many websocket handshakes with HTTP refuse_ws_status
+        self.refuse_ws_status = 503
         self._rest_failures: Counter[str] = Counter()
         self._rest_failure_status: dict[str, int] = {}
         self._runner: web.AppRunner | None = None
@@ -214,6 +291,7 @@ class FakeBinance:
         app = web.Application()
         app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
         app.router.add_get("/api/v3/depth", self._depth)
+        app.router.add_get("/api/v3/klines", self._klines)
         app.router.add_get("/api/v3/time", self._time)
         app.router.add_get("/api/v3/ping", self._ping)
         app.router.add_get("/sapi/v1/capital/config/getall", self._signed)
@@ -250,27 +328,7 @@ class FakeBinance:
 
     def ccxt_config(self, **extra: Any) -> dict[str, Any]:
         """Constructor config that points ``ccxt.pro.binance`` at this fake (REST and websocket)."""
-        rest = self.base_url
-        config: dict[str, Any] = {
-            "urls": {
-                "api": {
-                    "public": f"{rest}/api/v3",
-                    "private": f"{rest}/api/v3",
-                    "v1": f"{rest}/api/v1",
-                    "sapi": f"{rest}/sapi/v1",
-                    "fapiPublic": f"{rest}/fapi/v1",
-                    "dapiPublic": f"{rest}/dapi/v1",
-                    "ws": {"spot": self.ws_url, "margin": self.ws_url},
-                }
-            },
-            "options": {"fetchMarkets": {"types": ["spot"]}},
-        }
-        for key, value in extra.items():
-            if isinstance(value, dict) and isinstance(config.get(key), dict):
-                config[key] = {**config[key], **value}
-            else:
-                config[key] = value
-        return config
+        return ccxt_config_for(self.base_url, self.ws_url, **extra)
 
     # -- market state -------------------------------------------------------------------------------
 
@@ -290,6 +348,18 @@ class FakeBinance:
         bids = [(mid - tick * (i + 1), round(amount + i / 100, 8)) for i in range(levels)]
         asks = [(mid + tick * (i + 1), round(amount + i / 100, 8)) for i in range(levels)]
         self.set_book(symbol, bids, asks, self.books[symbol].last_update_id)
+
+    def set_klines(self, symbol: str, interval: str, rows: Iterable[list]) -> None:
+        """The candles ``/api/v3/klines`` serves for ``symbol`` and ``interval``, oldest first: rows as
+        ``kline`` makes them, or anything else (served as is: malformed candles)."""
+        self.klines[(symbol, interval)] = list(rows)
+
+    def kline_requests(self, symbol: str | None = None) -> list[dict[str, str]]:
+        return [
+            query
+            for path, query in self.requests
+            if path == "/api/v3/klines" and (symbol is None or query.get("symbol") == symbol)
+        ]
 
     def top(
         self, symbol: str, limit: int = 1000
@@ -490,10 +560,8 @@ class FakeBinance:
         if self._rest_failures[request.path] > 0:
             self._rest_failures[request.path] -= 1
             status = self._rest_failure_status[request.path]
-            body = (
-                RATE_LIMIT_BODY
-                if status == 429
-                else {"code": -1001, "msg": "Internal error; unable to process."}
+            body = {429: RATE_LIMIT_BODY, 451: RESTRICTED_BODY}.get(
+                status, {"code": -1001, "msg": "Internal error; unable to process."}
             )
             return web.json_response(body, status=status, headers={"Retry-After": "1"})
         return None
@@ -542,6 +610,29 @@ class FakeBinance:
             }
         )
 
+    async def _klines(self, request: web.Request) -> web.Response:
+        """Binance's klines: the newest ``limit`` (default 500, at most 1000) rows, or those from
+        ``startTime`` / up to ``endTime`` when given."""
+        if (failure := await self._before(request)) is not None:
+            return failure
+        symbol, interval = request.query.get("symbol", ""), request.query.get("interval", "")
+        if symbol not in self.markets:
+            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        if interval not in INTERVAL_MS:
+            return web.json_response({"code": -1120, "msg": "Invalid interval."}, status=400)
+        limit = int(request.query.get("limit", "500"))
+        if not 1 <= limit <= 1000:
+            return web.json_response(
+                {"code": -1130, "msg": "Data sent for parameter 'limit' is not valid."}, status=400
+            )
+        rows = self.klines.get((symbol, interval), [])
+        start, end = request.query.get("startTime"), request.query.get("endTime")
+        if start is not None:
+            rows = [row for row in rows if _open_ms(row) >= int(start)][:limit]
+        if end is not None:
+            rows = [row for row in rows if _open_ms(row) <= int(end)]
+        return web.json_response(rows[-limit:])
+
     async def _time(self, request: web.Request) -> web.Response:
         if (failure := await self._before(request)) is not None:
             return failure
@@ -564,7 +655,9 @@ class FakeBinance:
         self.requests.append((request.path, dict(request.query)))
         if self.refuse_ws > 0:
             self.refuse_ws -= 1
-            return web.json_response({"code": -1001, "msg": "Service unavailable"}, status=503)
+            status = self.refuse_ws_status
+            body = RESTRICTED_BODY if status == 451 else {"code": -1001, "msg": "Service unavailable"}
+            return web.json_response(body, status=status)
         ws = web.WebSocketResponse(autoping=True, heartbeat=self.heartbeat)
         await ws.prepare(request)
         connection = Connection(ws, request.path)
@@ -610,4 +703,20 @@ class FakeBinance:
             )
 
 
-__all__ = ["DEFAULT_MARKETS", "FakeBinance", "FakeBook", "Recording"]
+def _open_ms(row: Any) -> int:
+    """A kline row's open time (0 for a malformed row, which then sorts first)."""
+    try:
+        return int(row[0])
+    except (TypeError, ValueError, IndexError, KeyError):
+        return 0
+
+
+__all__ = [
+    "DEFAULT_MARKETS",
+    "INTERVAL_MS",
+    "FakeBinance",
+    "FakeBook",
+    "Recording",
+    "ccxt_config_for",
+    "kline",
+]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from dataclasses import FrozenInstanceError, dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mdx.errors import BookError, BookOutOfSync, CrossedBook, InvalidValue, StaleSnapshot
+from mdx.errors import BookError, BookOutOfSync, CrossedBook, InvalidValue, MalformedFrame, StaleSnapshot
 from mdx.events import BookDelta, BookSnapshot, Levels, Quote, Trade
 from mdx.market.book import MAX_STALE_RUN, BookView, OrderBook
 from mdx.sources.replay import ReplaySource
@@ -407,3 +407,54 @@ def test_spot_btc_and_eth_merged_keep_both_books_in_sync(shared_data: Path) -> N
     assert all(book.in_sync and book.dropped == 0 for book in result.books.values())
     assert result.counts["Trade"] == 19904 + 14515
     assert result.state_checks > 12_000 and len(result.state_mismatches) == 2
+
+
+# -- what the fuzzer found (tests/test_fuzz_book.py): type swaps crashed the book or got in ----------------
+
+
+@pytest.mark.parametrize(
+    ("bids", "error"),
+    [
+        (None, MalformedFrame),  # was TypeError: 'NoneType' object is not iterable
+        (((100.0,),), MalformedFrame),  # was ValueError: not enough values to unpack
+        ("ab", MalformedFrame),
+        (iter([(100.0, 1.0)]), MalformedFrame),  # an iterator would be used up by the check
+        (((10**400, 1.0),), InvalidValue),  # was OverflowError: int too large to convert to float
+        (((True, 1.0),), InvalidValue),  # was stored: a bool is not a price
+        (((100.0, True),), InvalidValue),
+        (((100.0, "1"),), InvalidValue),
+        (((np.int64(100), 1.0),), InvalidValue),
+    ],
+)
+def test_levels_that_are_not_number_pairs_are_rejected_not_crashed_on(bids: object, error: type) -> None:
+    book = OrderBook(EX, SYM)
+    book.apply(snap(100))
+    before = (book.bids(), book.asks())
+    with pytest.raises(error, match="delta at update 101 has a bid"):
+        book.apply(delta(101, 101, bids))  # type: ignore[arg-type]
+    assert (book.bids(), book.asks()) == before and not book.in_sync
+    with pytest.raises(error, match=r"snapshot at update 102 has a bid.*ignored"):
+        book.apply(snap(102, bids))  # type: ignore[arg-type]
+    assert (book.bids(), book.asks()) == before and book.seq == 100
+
+
+@pytest.mark.parametrize("bad", [None, "7", 1.5, math.nan, True, -5, [101]])
+def test_update_ids_that_are_not_integers_are_malformed(bad: object) -> None:
+    book = OrderBook(EX, SYM)
+    with pytest.raises(MalformedFrame, match="snapshot with update id"):  # NaN was taken as the book's seq
+        book.apply(snap(bad))  # type: ignore[arg-type]
+    assert book.seq == -1 and not book.in_sync
+    book.apply(snap(100))
+    for field_name in ("first_seq", "seq", "prev_seq"):
+        d = delta(101, 101, ((100.0, 2.0),))
+        book.apply(snap(100))
+        with pytest.raises(MalformedFrame, match="update ids are integers"):  # was TypeError on None / "7"
+            book.apply(replace(d, **{field_name: bad}))
+        assert not book.in_sync and book.best_bid == (100.0, 1.0)
+
+
+def test_int_and_numpy_float_levels_are_numbers() -> None:
+    book = OrderBook(EX, SYM)
+    book.apply(snap(100, bids=((100, 1),), asks=((np.float64(101.0), 2.0),)))
+    assert book.apply(delta(101, 101, ((99, 3),)))
+    assert book.in_sync and book.bids() == [(100, 1), (99, 3)] and book.best_ask == (101.0, 2.0)

@@ -483,3 +483,36 @@ def test_strict_mode_yields_a_prefix_of_what_counting_mode_yields(shared_data: P
     with pytest.raises(MalformedFrame, match=r"btcusdt_early\.gz:4: "):
         strict.extend(read_capture(path))
     assert strict == counted[:4]  # the snapshot, then the 3 events read before the bad line
+
+
+@pytest.mark.parametrize(
+    ("folder", "name", "market", "looks", "use"),
+    [
+        (SPOT, "btcusdt_20240808.gz", "usdm", "spot", "spot"),
+        (SPOT, "btcusdt_20240808.gz", "coinm", "spot", "spot"),
+        (FUTURES, "usdm_btcusdt_20240808.gz", "spot", "futures", "usdm"),
+        (FUTURES, "coinm_btcusd_perp_20240808.gz", "spot", "futures", "coinm"),
+    ],
+)
+def test_a_capture_read_as_the_wrong_market_is_one_clear_capture_error(
+    shared_data: Path, folder: str, name: str, market: str, looks: str, use: str
+) -> None:
+    # Before: spot read as usdm gave a MalformedFrame ("missing field 'pu'") for each of its 6,495 diffs and
+    # trades labelled binanceusdm; futures read as spot chained diffs by the spot rule (every one a gap).
+    path = shared_data / folder / name
+    rejections = Rejections(log_first=0)
+    assert list(read_capture(path, market=market, rejections=rejections)) == []
+    assert rejections.by_reason == {"CaptureError": 1}
+    message = rejections.last_message["CaptureError"]
+    assert f"read as {market} data (market='{market}'), but it looks like {looks} data" in message
+    assert f"read it with market='{use}'" in message
+    with pytest.raises(CaptureError, match=f"looks like {looks} data"):
+        list(read_capture(path, market=market))
+
+
+def test_a_file_named_for_futures_holding_spot_frames_says_so(shared_data: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "usdm_btcusdt_20240808.gz"
+    copy.write_bytes((shared_data / SPOT / "btcusdt_20240808.gz").read_bytes())
+    named = r"read as usdm data \(the file name says usdm\), but it looks like spot"
+    with pytest.raises(CaptureError, match=named):
+        list(read_capture(copy))

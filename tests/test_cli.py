@@ -225,3 +225,73 @@ def test_prepare_settings_raises_the_specific_error(tmp_path: Path) -> None:
     assert serve.prepare_settings(Settings(source="replay:good.mdx.jsonl.gz"), cwd=tmp_path).replay_paths == (
         str(good),
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cull-after", "0"], "argument --cull-after: must be a finite number > 0, got '0'"),
+        (["--cull-after", "nan"], "argument --cull-after: must be a finite number > 0, got 'nan'"),
+        (["--cull-after", "soon"], "argument --cull-after: not a number: 'soon'"),
+        (["--max-kernels", "0"], "argument --max-kernels: must be at least 1, got '0'"),
+        (["--max-kernels", "1.5"], "argument --max-kernels: not a whole number: '1.5'"),
+    ],
+)
+def test_monitor_rejects_bad_kernel_limits_in_one_line(args: list[str], message: str) -> None:
+    result = mdx("monitor", "--no-browser", "--port", free_port(), *args, timeout=30)
+    assert fails(result, message).startswith("mdx monitor: error: argument")
+    assert "voila" not in (result.stdout + result.stderr).lower()
+
+
+def test_monitor_passes_its_kernel_limits_to_voila(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(serve.subprocess, "Popen", FakeVoila)
+    FakeVoila.calls.clear()
+    assert cli.main(["monitor", "--no-browser", "--cull-after", "2.5", "--max-kernels", "3"]) == 0
+    (call,) = FakeVoila.calls
+    assert "--ViewerKernelManager.cull_after=2.5" in call["cmd"]
+    assert "--ViewerKernelManager.max_kernels=3" in call["cmd"]
+    assert call["env"]["MDX_STATUS_LOG"].endswith("status.log")  # where the kernels write status lines
+
+
+SECRET = "sekrit-cli-5e2b71"
+CREDENTIAL_ENV = {"MDX_BINANCE_API_KEY": SECRET, "MDX_BINANCE_SECRET": SECRET + "-s"}
+
+
+def test_record_from_a_live_exchange_gets_the_credentials_of_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Before: `mdx record --source binance` built Settings without credentials (MDX_BINANCE_* ignored).
+    import mdx.sources
+
+    for name, value in CREDENTIAL_ENV.items():
+        monkeypatch.setenv(name, value)
+    seen: list[Settings] = []
+
+    def fake_make_source(settings: Settings) -> Any:
+        seen.append(settings)
+        raise ConfigError("stopped by the test before any network")
+
+    monkeypatch.setattr(mdx.sources, "make_source", fake_make_source)
+    out = tmp_path / "live.mdx.jsonl.gz"
+    assert cli.main(["record", "--source", "binance", "--seconds", "1", "--out", str(out)]) == 2
+    (settings,) = seen
+    assert settings.exchange_options("binance") == {"apiKey": SECRET, "secret": SECRET + "-s"}
+    printed = capsys.readouterr()
+    assert "stopped by the test" in printed.err and SECRET not in printed.out + printed.err
+    assert SECRET not in repr(settings) + str(settings)
+
+
+def test_monitor_gives_credentials_to_the_kernels_only_for_a_live_source(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in CREDENTIAL_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MDX_CREDENTIALS_FILE", "/nonexistent/creds.json")  # read only for a live source
+    monkeypatch.setattr(serve.subprocess, "Popen", FakeVoila)
+    FakeVoila.calls.clear()
+    assert cli.main(["monitor", "--no-browser"]) == 0
+    monkeypatch.delenv("MDX_CREDENTIALS_FILE")
+    assert cli.main(["monitor", "--no-browser", "--source", "binance"]) == 0
+    sim, live = (call["env"] for call in FakeVoila.calls)
+    assert not {"MDX_BINANCE_API_KEY", "MDX_BINANCE_SECRET", "MDX_CREDENTIALS_FILE"} & set(sim)
+    assert live["MDX_BINANCE_API_KEY"] == SECRET and live["MDX_BINANCE_SECRET"] == SECRET + "-s"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from mdx.clock import SimulatedClock
 from mdx.config import Settings
 from mdx.errors import ConfigError, DataError, InvalidTimeframe, MdxError
 from mdx.events import Bar, Quote, Trade
-from mdx.hub import Hub, topic_for
+from mdx.hub import LOG_FIRST_FAILURES, Hub, handler_name, topic_for
 from mdx.market.timeframes import timeframe_ns
 
 
@@ -40,6 +42,63 @@ def test_hub_delivers_to_exact_and_prefix_subscribers_and_survives_a_broken_hand
     unsubscribe()
     hub.publish("quotes.sim.BTC/USDT", None)
     assert len(seen) == 4
+
+
+class Records(logging.Handler):
+    """The records the ``mdx`` logger's handlers get (what the monitor's log panel attaches to)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+class Chart:
+    def on_bar(self, topic: str, message: object) -> None:
+        raise KeyError("missing series")
+
+
+def test_a_failing_handler_is_logged_on_the_mdx_logger_by_name_a_few_times() -> None:
+    # Before: every failure was logged, as "handler <bound method Chart.on_bar of <...Chart object at 0x..>>":
+    # a handler failing on each bar flooded the log panel with unreadable names.
+    hub = Hub()
+    seen: list[str] = []
+    hub.subscribe("bars.*", Chart().on_bar)
+    hub.subscribe("bars.*", lambda t, m: seen.append(t))
+    records = Records()
+    logging.getLogger("mdx").addHandler(records)
+    try:
+        for _ in range(10):
+            hub.publish("bars.sim.BTC/USDT.1m", None)
+    finally:
+        logging.getLogger("mdx").removeHandler(records)
+    assert len(seen) == 10 and hub.handler_errors == 10
+    assert hub.failures == {"tests.test_engine.Chart.on_bar": 10}
+    assert len(records.records) == LOG_FIRST_FAILURES
+    first, last = records.records[0], records.records[-1]
+    assert first.levelno == logging.ERROR and first.name.startswith("mdx") and first.exc_info is not None
+    assert first.getMessage() == (
+        "hub handler tests.test_engine.Chart.on_bar failed on topic bars.sim.BTC/USDT.1m: "
+        "KeyError: 'missing series'"
+    )
+    assert last.getMessage().endswith("(its further failures are counted, not logged)")
+
+
+def test_handler_names_are_readable() -> None:
+    def on_trade(topic: str, message: object) -> None:
+        pass
+
+    class Printer:
+        def __call__(self, topic: str, message: object) -> None:
+            pass
+
+    local = "tests.test_engine.test_handler_names_are_readable.<locals>"
+    assert handler_name(on_trade) == f"{local}.on_trade"
+    assert handler_name(Printer()) == f"{local}.Printer"
+    assert handler_name(functools.partial(on_trade, "x")) == f"partial({local}.on_trade)"
+    assert handler_name(print) == "builtins.print"
 
 
 def test_topic_for_names_topics_by_kind_exchange_and_symbol() -> None:

@@ -163,12 +163,13 @@ def test_a_book_whose_depth_stream_is_lost_falls_out_of_sync_behind_the_quotes()
 
 def test_a_spot_capture_read_as_usdm_does_not_leave_a_book_claiming_sync(shared_data: Path) -> None:
     """The original failure: every diff was rejected upstream (no ``pu``) while the book stayed in sync
-    at the REST snapshot for the whole capture."""
+    at the REST snapshot for the whole capture. Now the reader sees the wrong market on the first frame and
+    stops with one counted error naming the right one: no book, no per-frame noise."""
     path = shared_data / "binance-spot-l2-trades" / "btcusdt_20240808.gz"
     session = Session(ReplaySource([path], market="usdm"), timeframes=(), clock=SimulatedClock())
     session.run_until_done()
-    assert session.rejections.by_reason["MalformedFrame"] > 3_000
-    book = session.books[("binanceusdm", "BTC/USDT:USDT")]
-    assert not book.in_sync and session.cache.book(("binanceusdm", "BTC/USDT:USDT")).in_sync is False
+    assert session.rejections.by_reason == {"CaptureError": 1}
+    assert "looks like spot data" in session.rejections.last_message["CaptureError"]
+    assert ("binanceusdm", "BTC/USDT:USDT") not in session.books
     right = Session(ReplaySource([path]), timeframes=(), clock=SimulatedClock()).run_until_done()
     assert right.rejections.total == 0 and right.books[("binance", "BTC/USDT")].in_sync

@@ -247,9 +247,8 @@ def test_wheel_installs_and_serves_the_monitor(tmp_path: Path) -> None:
         assert status == 200, f"no page (status {status}, exit {server.poll()}):\n{log.read_text()[-3000:]}"
         assert "<title>monitor</title>" in body and "voila" in body.lower()
         # Voilà logs only the notebook's name; its command line shows which file it serves.
-        served = [
-            child.cmdline() for child in psutil.Process(server.pid).children() if "voila" in child.cmdline()
-        ]
+        children = psutil.Process(server.pid).children()
+        served = [child.cmdline() for child in children if "mdx.serve_kernels" in child.cmdline()]
         assert served and str(notebook) in served[0], f"Voilà is not serving {notebook}: {served}"
     finally:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import math
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
@@ -12,9 +13,19 @@ import pytest
 
 from mdx.clock import SimulatedClock
 from mdx.errors import CaptureError, ConfigError, DataError, InvalidValue, MalformedFrame
-from mdx.events import Bar, BookDelta, BookSnapshot, Event, Quote, Trade
-from mdx.io.capture import read_capture
-from mdx.io.checks import valid_level, valid_quote
+from mdx.events import (
+    KINDS,
+    Bar,
+    BookDelta,
+    BookSnapshot,
+    Event,
+    Quote,
+    Trade,
+    register_event,
+    valid_level,
+    valid_quote,
+)
+from mdx.io.capture import check_capture, read_capture
 from mdx.io.recording import (
     RecordingWriter,
     decode,
@@ -166,11 +177,31 @@ def test_truncated_recording_yields_what_was_read(tmp_path: Path) -> None:
         list(read_recording(path))
 
 
-def test_a_file_that_is_not_a_recording(tmp_path: Path) -> None:
+TRADE_LINE = encode(EVENTS[4])
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    [b'{"hello": 1}', b"not json at all", TRADE_LINE,
+     b'{"type":"header","format":"mdx-recording","version":99,"meta":{}}'],
+)  # fmt: skip
+def test_a_file_without_the_header_is_one_capture_error_in_both_modes(
+    tmp_path: Path, first_line: bytes
+) -> None:
+    # Before: counting mode raised (unlike every other damaged file); now it counts one CaptureError, reads
+    # nothing (a headerless file is not a recording, its lines are not trusted) and strict mode raises it.
     path = tmp_path / "fake.mdx.jsonl.gz"
-    path.write_bytes(gzip.compress(b'{"hello": 1}\n'))
-    with pytest.raises(CaptureError, match="not an mdx recording"):
-        list(read_recording(path, Rejections()))
+    path.write_bytes(gzip.compress(first_line + b"\n" + TRADE_LINE + b"\n"))
+    rejections = Rejections(log_first=0)
+    assert list(read_recording(path, rejections)) == []
+    assert rejections.by_reason == {"CaptureError": 1}
+    message = rejections.last_message["CaptureError"]
+    assert message.startswith(str(path)) and ("not an mdx recording" in message or "version 99" in message)
+    with pytest.raises(CaptureError) as raised:
+        list(read_recording(path))
+    assert str(raised.value) == message
+    with pytest.raises(CaptureError, match=r"not an mdx recording|version 99"):  # what the CLI shows
+        check_capture(path)
     with pytest.raises(CaptureError, match="no such capture file"):
         read_recording(tmp_path / "missing.mdx.jsonl.gz")
 
@@ -364,8 +395,48 @@ def test_plain_text_recordings(tmp_path: Path) -> None:
     assert same(list(read_capture(path)), EVENTS)
 
 
-def test_a_recording_without_lines_is_a_capture_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("data", "message"), [(gzip.compress(b""), "no lines"), (b"", "empty file")])
+def test_a_recording_without_lines_is_a_capture_error(tmp_path: Path, data: bytes, message: str) -> None:
     path = tmp_path / "blank.mdx.jsonl.gz"
-    path.write_bytes(gzip.compress(b""))
-    with pytest.raises(CaptureError, match="no lines, not an mdx recording"):
-        list(read_recording(path, Rejections()))
+    path.write_bytes(data)
+    rejections = Rejections(log_first=0)
+    assert list(read_recording(path, rejections)) == []
+    assert rejections.by_reason == {"CaptureError": 1} and message in rejections.last_message["CaptureError"]
+    with pytest.raises(CaptureError, match=message):
+        list(read_recording(path))
+
+
+# --- value rules live in the event table (EventKind.check) -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FundingRate:
+    exchange: str
+    symbol: str
+    ts_event: int
+    ts_recv: int
+    rate: float
+
+
+def check_funding(event: FundingRate) -> None:
+    if not -1.0 < event.rate < 1.0:
+        raise InvalidValue(f"funding rate {event.rate!r} is not a rate")
+
+
+register_event(FundingRate, "test_funding_rate", "funding", check=check_funding)
+
+
+def test_a_registered_kind_brings_its_value_rule_to_the_readers(tmp_path: Path) -> None:
+    # Before: value rules were a private table of mdx.io (io/checks.py) that a new kind could not join.
+    path = tmp_path / "funding.mdx.jsonl.gz"
+    good, bad = FundingRate("x", "BTC/USDT:USDT", 1, 1, 0.0001), FundingRate("x", "BTC/USDT:USDT", 2, 2, 7.0)
+    write_recording(path, [good, bad, good])
+    rejections = Rejections(log_first=0)
+    assert list(read_recording(path, rejections)) == [good, good]
+    assert rejections.by_reason == {"InvalidValue": 1}
+    assert "funding.mdx.jsonl.gz:3: funding rate 7.0" in rejections.last_message["InvalidValue"]
+    with pytest.raises(InvalidValue, match=r"funding rate 7\.0"):
+        list(read_recording(path))
+    assert KINDS[Trade].check is not None and KINDS[Bar].check is None  # bars may carry a NaN vwap
+    with pytest.raises(ConfigError, match="check must be a function"):
+        register_event(FundingRate, "test_funding_rate", "funding", check="yes")  # type: ignore[arg-type]

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mdx.analytics.indicators import VWAP, Bollinger
 from mdx.clock import LiveClock, SimulatedClock
+from mdx.config import Settings
 from mdx.errors import ConfigError
 from mdx.events import BookDelta, BookSnapshot, Event, Quote, Trade
 from mdx.market.book import OrderBook
@@ -26,6 +28,7 @@ from mdx.sources.sim.price import FactorModel
 from mdx.sources.sim.simulator import SimFaults, Simulator
 from mdx.sources.sim.specs import CALIBRATED, symbol_spec
 from mdx.stats import Rejections
+from mdx.ui.model import MonitorModel
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -33,6 +36,7 @@ T0 = 1_700_000_000 * S
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 LEVELS = {"BTC/USDT": (60_000, 100_000), "ETH/USDT": (2_000, 4_000), "SOL/USDT": (100, 250)}
 MINUTES = 30  # of simulated market shared by the statistical tests (~5 s to generate)
+MINUTE = 60 * S
 
 
 def first(sim: Simulator, n: int) -> list[Event]:
@@ -453,9 +457,33 @@ def test_a_clean_session_has_no_rejections_and_books_in_sync() -> None:
     for symbol in SYMBOLS:
         key = ("sim", symbol)
         assert session.books[key].in_sync
-        assert len(session.cache.bars(key, "1m")) == 1
+        bars = session.cache.bars(key, "1m")
+        streamed = [b for b in bars if b.ts_event >= T0 // MINUTE * MINUTE]  # the stream's bars
+        assert len(streamed) == 1 and len(bars) == 360 + 1  # after 6 hours of history
         view = session.cache.book(key)
         assert view.in_sync and view.bids.shape[0] == 50 and view.spread > 0
+
+
+def test_a_monitor_on_the_simulator_draws_warm_indicators_on_its_first_frame() -> None:
+    """With the default 6 hours of history, EMA 20, Bollinger 20 and VWAP have values on the very first
+    frame of 1m and 5m, one simulated second after the start (the chart draws these same calls)."""
+    timeframes = ("1s", "1m", "5m")
+    session = Session(Simulator(SYMBOLS, start_ns=T0), timeframes=timeframes, clock=SimulatedClock(T0))
+    session.run_until_done(until_ns=T0 + S)
+    model = MonitorModel(Settings(symbols=SYMBOLS), session=session)
+    for timeframe in ("1m", "5m"):
+        model.select(symbol="ETH/USDT", timeframe=timeframe)
+        frame = model.frame(force=True)
+        assert frame.series is not None and frame.bars is not None
+        bars = frame.bars
+        assert len(bars) >= 72 and bars.partial  # history, then the bar the stream has open
+        ema = frame.series.ema(20)
+        bands = Bollinger(20, 2.0).run(bars.close)
+        vwap = VWAP().run(bars.vwap, bars.volume)
+        assert len(ema) == len(bars) and np.isfinite(ema[-len(bars) + 19 :]).all()
+        assert np.isfinite(bands[-1]).all() and bands[-1][2] < bands[-1][1] < bands[-1][0]
+        assert np.isfinite(vwap[-1]) and bars.low.min() <= vwap[-1] <= bars.high.max()
+        assert abs(ema[-1] / bars.close[-1] - 1) < 0.02  # it tracks the price: history joins the stream
 
 
 def test_stream_paces_against_the_clock() -> None:

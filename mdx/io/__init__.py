@@ -1,8 +1,8 @@
 """Files: line readers (gzip or plain), Binance captures, mdx's recording format, and the recorder.
 
 ``read_capture`` reads any of them (``check_capture`` says why a file yields no events);
-``write_recording`` / ``RecordingWriter`` write recordings. ``checks`` holds the value rule of each event
-kind that every reader applies.
+``write_recording`` / ``RecordingWriter`` write recordings. Every reader applies the value rule of each
+event kind (``EventKind.check`` in ``mdx.events``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ snapshot is a line without a ``stream`` key. Other streams and subscription acks
 Markets: ``"spot"`` (exchange ``binance``), ``"usdm"`` (``binanceusdm``), ``"coinm"`` (``binancecoinm``).
 When ``market`` is not given it is inferred once per file: from the file name (``usdm_`` / ``coinm_``
 prefix), else from the first frame (a ``_`` in the symbol → coinm; ``pu``, ``X`` or an ``e`` on a
-bookTicker → usdm; otherwise spot).
+bookTicker → usdm; otherwise spot). A market given (or named by the file) is checked against the first
+frame of each stream (``frame_market``): spot data read as futures, or futures data read as spot, is
+one ``CaptureError`` saying so (counted, or raised in strict mode), not an error per frame.
 
 Snapshot ordering: a recorder buffers the diff stream while it fetches the REST snapshot, so the
 snapshot line comes *after* the first diffs (and the diff that straddles it). Following Binance's
@@ -20,7 +22,7 @@ JSON types are checked, never coerced: prices and amounts are decimal strings or
 bool: ``"p": true`` is not a price of 1.0), ``m`` is a JSON bool (``"m": "false"`` is not a sell), ids,
 update ids and times are integers, book sides are lists of ``[price, amount]`` pairs. A wrong type is a
 ``MalformedFrame``; a number that is not one (``"abc"``), NaN, infinite or negative is an ``InvalidValue``
-(the rules of ``mdx.io.checks``, applied inline on this hot path).
+(the value rules of ``mdx.events``, applied inline on this hot path).
 
 Errors: with ``rejections`` given, bad lines (malformed JSON, missing fields or wrong types, NaN /
 negative values) are counted and skipped, and a truncated or corrupt file is counted as one
@@ -137,7 +139,7 @@ def _time(d: dict[str, Any], ts_recv: int) -> int:
 
 
 def _levels(raw: Any, name: str) -> Levels:
-    """``[["61837.63", "3.78"], ...]`` as float pairs; the rule is ``mdx.io.checks.valid_level``, inline."""
+    """``[["61837.63", "3.78"], ...]`` as float pairs; the rule is ``mdx.events.valid_level``, inline."""
     if type(raw) is not list:
         raise _wrong(name, raw, "a list of [price, amount] pairs")
     out = []
@@ -154,12 +156,33 @@ def _levels(raw: Any, name: str) -> Levels:
     return tuple(out)
 
 
+def frame_market(kind: str, data: dict[str, Any]) -> tuple[str, str] | None:
+    """``("spot" | "futures", why)`` when a frame of stream ``kind`` shows which market sent it (Binance
+    sends different fields per market), else None (a kind or frame that does not tell)."""
+    if kind == "depth":
+        if "pu" in data:
+            return "futures", "depth diffs with 'pu' (futures chain them by pu = previous u)"
+        return "spot", "depth diffs without 'pu' (spot chains them by U = previous u + 1)"
+    if kind == "bookTicker":
+        if "e" in data or "T" in data:
+            return "futures", "bookTicker frames with an event type and times"
+        return "spot", "bookTicker frames without an event type or times"
+    if kind in ("trade", "aggTrade"):
+        if "X" in data:
+            return "futures", f"{kind} frames with an order type 'X'"
+        if "M" in data:
+            return "spot", f"{kind} frames with the best-match flag 'M'"
+    return None
+
+
 class _Normalizer:
     """Per-file state: the market, the stream → handler table, the symbols seen."""
 
     def __init__(self, path: Path, market: str | None) -> None:
         self.path = path
         self.market = market or market_from_name(path)
+        self.claim = f"market={market!r}" if market else f"the file name says {self.market}"
+        self.inferred = self.market is None
         self.raw_symbols: list[str] = []
         self.handlers: dict[str | None, Handler] = {None: self.no_stream}
 
@@ -170,6 +193,8 @@ class _Normalizer:
         if self.market is None:
             futures = "pu" in data or "X" in data or data.get("e") == "bookTicker"
             self.market = "coinm" if "_" in raw else "usdm" if futures else "spot"
+        elif not self.inferred and type(data) is dict:
+            self.check_market(stream, raw, frame_market(kind, data))
         if raw.upper() not in self.raw_symbols:
             self.raw_symbols.append(raw.upper())
         exchange, symbol = EXCHANGES[self.market], unified_symbol(raw, self.market)
@@ -177,6 +202,17 @@ class _Normalizer:
         handler = make(exchange, symbol, self.market != "spot") if make else _skip
         self.handlers[stream] = handler
         return handler
+
+    def check_market(self, stream: str, raw: str, seen: tuple[str, str] | None) -> None:
+        """``CaptureError`` when a frame of ``stream`` shows the other market than the one claimed."""
+        if seen is None or (seen[0] == "futures") == (self.market != "spot"):
+            return
+        looks, why = seen
+        use = "spot" if looks == "spot" else "coinm" if "_" in raw else "usdm"
+        raise CaptureError(
+            f"{self.path}: read as {self.market} data ({self.claim}), but it looks like {looks} data: "
+            f"{stream} has {why}; read it with market={use!r} (or without market, to infer it)"
+        )
 
     def no_stream(self, msg: dict[str, Any], ts_recv: int) -> Event | None:
         """REST depth snapshot (spot)::
@@ -254,7 +290,7 @@ def _book_ticker(exchange: str, symbol: str, futures: bool) -> Handler:
         if type(seq) is not int:
             raise _wrong("u", seq, "an integer")
         bid, bid_size, ask, ask_size = float(b), float(bq), float(a), float(aq)
-        # the rule of mdx.io.checks.valid_quote, inline on this hot path
+        # the rule of mdx.events.valid_quote, inline on this hot path
         if not (0.0 < bid < INF and 0.0 < ask < INF and 0.0 <= bid_size < INF and 0.0 <= ask_size < INF):
             raise InvalidValue(f"quote {bid!r} x {bid_size!r} / {ask!r} x {ask_size!r}")
         return _Quote(exchange, symbol, _time(d, ts_recv), ts_recv, seq, bid, bid_size, ask, ask_size)
@@ -352,6 +388,8 @@ def _read(path: Path, market: str | None, rejections: Rejections | None, hold_ns
                     if handler is None:
                         handler = norm.handler(stream, msg)
                     event = handler(msg, int(ts))
+                except CaptureError:  # the whole file is unreadable as asked (a wrong market): once, below
+                    raise
                 except DataError as error:
                     bad: DataError = type(error)(f"{path.name}:{lineno}: {error}")
                 except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
@@ -407,4 +445,4 @@ def _read(path: Path, market: str | None, rejections: Rejections | None, hold_ns
         raise failed
 
 
-__all__ = ["EXCHANGES", "read_binance", "unified_symbol"]
+__all__ = ["EXCHANGES", "frame_market", "read_binance", "unified_symbol"]

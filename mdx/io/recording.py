@@ -9,13 +9,14 @@ The first line is a header, then one object per event with a ``type`` tag and th
 ``*.mdx.jsonl`` is the same without gzip. Floats are written in shortest round-trip form, so every
 event reads back equal. Non-finite floats (JSON has none) are written as strings and listed under
 ``"nf"``: they round-trip where they are legal (a bar's vwap), and are rejected on reading where they are
-not (a trade's price, a book level, a quote: see ``mdx.io.checks``).
+not (a trade's price, a book level, a quote: the value rules of ``mdx.events``, ``EventKind.check``).
 
 Reading follows ``read_capture``: each line is checked against its event class (``decode``); a line of
 the wrong shape or types is a ``MalformedFrame``, impossible values an ``InvalidValue``. Bad lines are
 counted on ``rejections`` (or raised when it is None); a truncated or corrupt file ends with a counted
-``CaptureError`` after the events before the damage. A file without the header line is not a recording
-(``CaptureError``, raised).
+``CaptureError`` after the events before the damage. A file whose first line is not the header is not a
+recording: nothing is read from it, and it is one ``CaptureError`` (counted, or raised when
+``rejections`` is None), like an empty file.
 """
 
 from __future__ import annotations
@@ -33,9 +34,8 @@ from typing import Any
 from orjson import dumps, loads
 
 from ..errors import CaptureError, ConfigError, DataError, MalformedFrame
-from ..events import KINDS, KINDS_BY_TAG, Event, Levels, fast_constructor
+from ..events import KINDS, KINDS_BY_TAG, Event, Levels, check_event, fast_constructor
 from ..stats import Rejections
-from .checks import check_event
 from .lines import check_path, line_chunks
 
 SUFFIX = ".mdx.jsonl.gz"
@@ -150,8 +150,8 @@ def encode(event: Event) -> bytes:
 def decode(line: bytes) -> Event:
     """The event of one JSON line. Every field is checked against the event class (``str``, ``int``,
     ``float`` — an integer is converted —, ``bool``, ``Levels``; a bool is neither an int nor a float):
-    ``MalformedFrame`` on anything else. The event then passes the value rule of its kind
-    (``mdx.io.checks``): ``InvalidValue`` for a NaN, infinite or negative price or amount."""
+    ``MalformedFrame`` on anything else. The event then passes the value rule of its kind (``EventKind.check``
+    in ``mdx.events``): ``InvalidValue`` for a NaN, infinite or negative price or amount."""
     try:
         row = loads(line)
     except ValueError as error:
@@ -355,7 +355,10 @@ def _header(path: Path, line: bytes) -> dict[str, Any]:
     except ValueError:
         header = None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CaptureError(f"{path}: not an mdx recording (no '{FORMAT}' header line)")
+        raise CaptureError(
+            f"{path}: not an mdx recording: its first line is not the '{FORMAT}' header "
+            f"(it starts {line[:60]!r}); nothing read from it"
+        )
     if header.get("version") != VERSION:
         raise CaptureError(f"{path}: recording version {header.get('version')!r}; this mdx reads {VERSION}")
     return header
@@ -388,8 +391,8 @@ def _read(path: Path, rejections: Rejections | None) -> Iterator[Event]:
                 yield event
         if lineno == 0:
             raise CaptureError(f"{path}: no lines, not an mdx recording (no '{FORMAT}' header line)")
-    except CaptureError as error:
-        if rejections is None or lineno <= 1:
+    except CaptureError as error:  # empty, headerless, truncated or corrupt: one error, after what was read
+        if rejections is None:
             raise
         rejections.add(error)
 

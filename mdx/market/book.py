@@ -12,11 +12,18 @@ raises ``CrossedBook``. Either marks the book out of sync: later deltas are drop
 ``dropped``, no raise) until the next snapshot resyncs it. Duplicates (``u <=`` current seq) are
 dropped and counted in ``stale``.
 
-A book never claims to be in sync while it is not following the stream:
+A book never claims to be in sync while it is not following the stream, and takes nothing it could not
+use (the guard is where data enters, ``apply``; readers and sources already check, this covers events
+built by hand or by a buggy source):
 
-- levels must have a finite price > 0 and a finite amount >= 0: otherwise ``apply`` raises
-  ``InvalidValue`` and changes no level; a bad delta also marks the book out of sync (its update is
-  lost, so the book no longer matches the venue), a bad snapshot is ignored;
+- update ids (``seq``, ``first_seq``) must be integers >= 0 and ``prev_seq`` an integer >= -1 (not a bool,
+  a float, a string or None): otherwise ``apply`` raises ``MalformedFrame``;
+- each side must be a tuple or list of ``(price, amount)`` pairs (``MalformedFrame`` otherwise), each price
+  and amount a real number (``float`` or ``int``, not a bool) with a finite price > 0 and a finite amount
+  >= 0 (``InvalidValue`` otherwise);
+- such a bad event changes no level: a bad delta also marks the book out of sync (its update is lost, so
+  the book no longer matches the venue) unless it is dropped anyway (out of sync, stale), a bad
+  snapshot is ignored;
 - a snapshot older than an in-sync book (``seq`` below the book's) is ignored, counted in ``stale``, and
   raises ``StaleSnapshot``: the book keeps its newer state;
 - ``MAX_STALE_RUN`` stale events in a row (a venue whose update ids restarted, a feed replaying old
@@ -35,7 +42,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import BookError, BookOutOfSync, CrossedBook, InvalidValue, StaleSnapshot
+from ..errors import (
+    BookError,
+    BookOutOfSync,
+    CrossedBook,
+    DataError,
+    InvalidValue,
+    MalformedFrame,
+    StaleSnapshot,
+)
 from ..events import BookDelta, BookSnapshot, Levels, register_event
 
 NAN = float("nan")
@@ -76,6 +91,19 @@ def _side_array(keys: list[float], amounts: dict[float, float], n: int, sign: fl
     arr[:, 1] = [amounts[p] for p in prices]
     arr.flags.writeable = False
     return arr
+
+
+def _valid_level(price: object, amount: object) -> bool:
+    """A level of real numbers (``float`` or ``int`` but not ``bool``; numpy floats are floats) that fit
+    in a float, with ``0 < price < inf`` and ``0 <= amount < inf``."""
+    for x in (price, amount):
+        if not isinstance(x, int | float) or isinstance(x, bool):
+            return False
+    try:
+        p, q = float(price), float(amount)  # type: ignore[arg-type]
+    except OverflowError:  # an int beyond the float range
+        return False
+    return 0.0 < p < INF and 0.0 <= q < INF
 
 
 class OrderBook:
@@ -132,6 +160,10 @@ class OrderBook:
             )
 
     def _snapshot(self, snap: BookSnapshot) -> None:
+        if type(snap.seq) is not int or snap.seq < 0:
+            raise MalformedFrame(
+                f"{self.symbol}: snapshot with update id {snap.seq!r}: update ids are integers >= 0; ignored"
+            )
         if snap.seq < self._seq and self._state in (_SNAPSHOT, _LIVE):
             self._stale(f"stale updates in a row (snapshot {snap.seq} < book {self._seq})")
             raise StaleSnapshot(
@@ -153,6 +185,10 @@ class OrderBook:
     def _delta(self, delta: BookDelta) -> bool:
         state = self._state
         u = delta.seq
+        if type(u) is not int or type(delta.first_seq) is not int or type(delta.prev_seq) is not int:
+            self._bad_ids(delta)
+        if u < 0 or delta.first_seq < 0 or delta.prev_seq < -1:
+            self._bad_ids(delta)
         if state == _LIVE:
             if u <= self._seq:
                 self._stale(f"deltas in a row older than the book (u={u} <= {self._seq})")
@@ -194,28 +230,42 @@ class OrderBook:
         self._check_crossed()
         return True
 
+    def _bad_ids(self, delta: BookDelta) -> None:
+        """Raise ``MalformedFrame`` for a delta whose update ids are not integers in range; its update is
+        lost, so an in-sync book falls out of sync."""
+        self._state = _OUT
+        raise MalformedFrame(
+            f"{self.symbol}: delta with U={delta.first_seq!r} u={delta.seq!r} pu={delta.prev_seq!r}: update "
+            "ids are integers >= 0 (pu >= -1); rejected, the book is out of sync until the next snapshot"
+        )
+
     def _check_levels(self, event: BookSnapshot | BookDelta, what: str) -> None:
-        """Raise ``InvalidValue`` (before any level changes) unless every price is finite and > 0 and every
-        amount finite and >= 0; a bad delta also marks the book out of sync (its update is lost)."""
+        """Raise ``MalformedFrame`` or ``InvalidValue`` (before any level changes) unless both sides are
+        tuples or lists of (price, amount) numbers with every price finite and > 0 and every amount finite
+        and >= 0; a bad delta also marks the book out of sync (its update is lost)."""
         inf = INF
         for side, levels in (("bid", event.bids), ("ask", event.asks)):
-            for price, amount in levels:
-                try:
-                    if 0.0 < price < inf and 0.0 <= amount < inf:
-                        continue
-                except TypeError:  # not numbers
-                    pass
-                if what == "delta":
-                    self._state = _OUT
-                raise InvalidValue(
-                    f"{self.symbol}: {what} at update {event.seq} has a {side} level price {price!r} amount "
-                    f"{amount!r} (needs a finite price > 0 and a finite amount >= 0): "
-                    + (
-                        "rejected, the book is out of sync until the next snapshot"
-                        if what == "delta"
-                        else "ignored"
-                    )
-                )
+            if type(levels) is not tuple and type(levels) is not list:
+                self._reject(event, what, MalformedFrame(f"{side}s {levels!r:.60}: not a tuple of pairs"))
+            for level in levels:
+                if (type(level) is not tuple and type(level) is not list) or len(level) != 2:
+                    self._reject(event, what, MalformedFrame(f"{side} level {level!r:.60}: not a pair"))
+                price, amount = level
+                floats = type(price) is float and type(amount) is float  # the common case
+                if floats and 0.0 < price < inf and 0.0 <= amount < inf:
+                    continue
+                if not _valid_level(price, amount):
+                    problem = f"{side} level price {price!r} amount {amount!r}"
+                    rule = "needs a finite price > 0 and a finite amount >= 0"
+                    self._reject(event, what, InvalidValue(f"{problem} ({rule})"))
+
+    def _reject(self, event: BookSnapshot | BookDelta, what: str, error: DataError) -> None:
+        """Raise ``error`` about a bad snapshot (ignored) or delta (the book falls out of sync)."""
+        outcome = "ignored"
+        if what == "delta":
+            self._state = _OUT
+            outcome = "rejected, the book is out of sync until the next snapshot"
+        raise type(error)(f"{self.symbol}: {what} at update {event.seq} has a {error}: {outcome}")
 
     def check_lag(self, seq: int, ts_recv: int, max_lag_ns: int) -> bool:
         """The venue says its book reached update ``seq`` (a ``Quote``) at receive time ``ts_recv``. A book

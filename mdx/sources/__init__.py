@@ -1,14 +1,15 @@
 """Market-data sources. ``make_sources(settings)`` builds the ones the settings describe (several when
 ``source`` joins them with ``+``); ``make_source`` builds exactly one. A live source gets its exchange's
-credentials from ``settings.exchange_options`` (see ``mdx.config``)."""
+credentials from ``settings.exchange_options`` (see ``mdx.config``). ``settings.history`` is how far back
+the simulator's history and a live exchange's candles reach (``"0"``: no history)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from ..config import Settings
+from ..config import Settings, history_ns
 from ..errors import ConfigError
-from .base import OfflineSource, Source, paced
+from .base import HistorySource, OfflineSource, Source, paced
 
 
 def make_sources(settings: Settings) -> tuple[Source, ...]:
@@ -28,7 +29,7 @@ def _make(settings: Settings, whole: Settings) -> Source:
     if settings.source_kind == "sim":
         from .sim.simulator import Simulator
 
-        return Simulator(settings.symbols, seed=settings.seed)
+        return Simulator(settings.symbols, seed=settings.seed, history=settings.history)
     if settings.source_kind == "replay":
         from .replay import ReplaySource
 
@@ -40,7 +41,10 @@ def _make(settings: Settings, whole: Settings) -> Source:
     exchange_id = settings.exchange if settings.source == "live" else settings.source
     if not exchange_id:
         raise ConfigError("MDX_SOURCE=live needs MDX_EXCHANGE (a ccxt.pro exchange id, e.g. binance)")
-    return LiveSource(exchange_id, settings.symbols, exchange_options=whole.exchange_options(exchange_id))
+    options = whole.exchange_options(exchange_id)
+    return LiveSource(
+        exchange_id, settings.symbols, exchange_options=options, history_ns=history_ns(settings.history)
+    )
 
 
-__all__ = ["OfflineSource", "Source", "make_source", "make_sources", "paced"]
+__all__ = ["HistorySource", "OfflineSource", "Source", "make_source", "make_sources", "paced"]

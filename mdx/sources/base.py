@@ -4,16 +4,22 @@ A source yields normalized events (``mdx.events``). Offline sources (the simulat
 offer ``iter_events`` so the session can run them synchronously as fast as possible; the session
 paces them against a clock for real-time x ``speed`` playback. Bad input is counted on the
 ``Rejections`` the session passes in, never raised out of the iterator.
+
+A source may also know its past (``HistorySource``): ``await source.history(timeframes, clock,
+rejections)`` returns closed bars from before its stream, which the session sends through its
+consumers and cache before the stream starts, so charts and indicators open warm. The simulator
+generates them, a live exchange fetches them (ccxt ``fetch_ohlcv``); a replay has none (it shows what
+its files hold, from their first trade).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from ..clock import Clock
-from ..events import Event
+from ..events import Bar, Event
 from ..stats import Rejections
 
 
@@ -32,6 +38,27 @@ class Source(Protocol):
 class OfflineSource(Source, Protocol):
     def iter_events(self, rejections: Rejections) -> Iterator[Event]:
         """Every event in event-time order, as fast as possible (may be endless for the simulator)."""
+        ...
+
+
+@runtime_checkable
+class HistorySource(Protocol):
+    """A source that can give the bars before its stream (optional; any source may add it).
+
+    ``history`` returns closed bars (``Bar`` with ``closed=True``) of the requested ``timeframes`` (ccxt
+    strings, those the session builds) for each of the source's symbols: oldest first per (symbol,
+    timeframe), ending before the bar in which the stream starts (so the first bar the session builds
+    from the stream follows the last one; a bar left out between them is filled empty, like a pause).
+    It may return fewer timeframes or none (``[]``). A failure is an ``MdxError`` (``SourceError``
+    when the venue refused, ``SourceUnavailable`` on network trouble): the session logs and counts it
+    and streams without history. Bad bars are counted as rejections and left out, never stop anything.
+
+    The session calls it once per run, before the source's stream, with its clock and rejections, and
+    keeps at most the cache's window of bars (``Cache.maxlen(Bar)``) of each (symbol, timeframe).
+    """
+
+    async def history(self, timeframes: Sequence[str], clock: Clock, rejections: Rejections) -> list[Bar]:
+        """Closed bars before the stream, oldest first per (symbol, timeframe)."""
         ...
 
 
@@ -73,4 +100,4 @@ def open_stream(
     return source.stream(clock, rejections)
 
 
-__all__ = ["OfflineSource", "Source", "open_stream", "paced"]
+__all__ = ["HistorySource", "OfflineSource", "Source", "open_stream", "paced"]

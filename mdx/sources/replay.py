@@ -4,6 +4,9 @@ Each file's events are already in receive-time order, so several files (the 0808
 one symbol, other symbols, recordings) merge into one stream: consecutive halves of a symbol play as
 one continuous stream. ``symbols`` and ``exchange`` are discovered lazily on first access by reading
 the first events of each file (a few ms); replay itself streams and never loads whole files.
+
+A replay has no ``history`` (``mdx.sources.base.HistorySource``): it shows what its files hold, so its
+charts start at the first trade of the capture and its indicators warm up on the replayed bars.
 """
 
 from __future__ import annotations

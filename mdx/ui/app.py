@@ -8,7 +8,8 @@ The engine (``Session.start()``) writes the cache on its own thread. The app nev
 refresh task asks its ``MonitorModel`` (``mdx.ui.model``: the session, the selection and the incremental
 state, no widgets) for a ``MonitorFrame`` of cache snapshots at a fixed rate (default 4 Hz) and hands the
 values to the panels, which redraw in place. Changing symbol or timeframe redraws at once. Tests drive a
-session synchronously and call ``refresh()`` directly.
+session synchronously and call ``refresh()`` directly. Served by ``mdx monitor``, each change of a source's
+status is also written to ``MDX_STATUS_LOG`` (``mdx.serve_status``), which the server shows in its terminal.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import ipywidgets as widgets
 
 from ..cache import Key
 from ..config import Settings
+from ..serve_status import StatusLog
 from ..session import Session
 from .base import html
 from .book import DepthChart, Ladder
@@ -64,6 +66,7 @@ class MonitorApp:
             watch_interval_s=watch_interval_s,
         )
         self.refreshes = 0
+        self.status_log = StatusLog.from_env()  # under `mdx monitor`: status changes reach its terminal
 
         # -- panels (created once) ---------------------------------------------------------------------
         source = model.settings.source
@@ -241,6 +244,8 @@ class MonitorApp:
             if frame.watch:
                 self.watchlist.update(frame.watch)
         self.status.update(frame.status, frame.info, frame.sources)
+        if self.status_log is not None:
+            self.status_log.note(frame.sources)
         self.log_panel.update()
 
 

@@ -1,4 +1,4 @@
-"""Live market data through ccxt.pro's unified ``watch_*`` methods. The only module that imports ccxt.
+"""Live market data through ccxt.pro's unified ``watch_*`` methods (only this package imports ccxt).
 
 ``LiveSource("binance", ["BTC/USDT"])`` runs one task per (symbol, stream) — ``watch_trades`` and
 ``watch_order_book`` — that normalizes what ccxt returns and feeds one queue; ``stream()`` yields from it::
@@ -7,8 +7,20 @@
     ccxt book   {"bids", "asks", "nonce", "timestamp" (ms)}  ─► BookSnapshot (top ``depth`` levels, seq=nonce)
                                                               └► Quote when the top of book changed
 
+``history(timeframes, clock, rejections)`` fetches the closed bars before the stream (``fetch_ohlcv``, or
+Binance's klines, which also give quote volume, trades and taker-buy volume; see ``history.py``), once,
+before streaming, so charts open with history. The markets it loads are reused by the stream.
+
 Failures, and what the status line shows (``on_status(state, reason, attempt, next_retry_ns)``):
 
+- An exchange never reached since the stream began (DNS failure, connection refused, timeout: no HTTP
+  answer, see ``failures.py``): ``reconnecting`` with "cannot reach binance (no network or DNS?): <host:port:
+  cause>; try --source sim or a replay (--source replay:PATH)", retried with ``unreachable_backoff`` (1, 4,
+  16 s, then about a minute) rather than hammering. Once data has flowed, network failures are ordinary
+  reconnects with ``backoff``.
+- HTTP 451, what Binance answers from a restricted region (ccxt raises ``ExchangeNotAvailable``, which it
+  counts as retryable): a final ``error``, "binance is blocked in this region (HTTP 451); try ...", since no
+  retry can change the region; the stream raises ``SourceError``.
 - ``ccxt.NetworkError`` (timeouts, disconnects, 429 / ``DDoSProtection``, ``ExchangeNotAvailable``, and
   ``InvalidNonce`` / ``ChecksumError`` — a book sequence gap, after which ccxt resubscribes and resyncs from a
   REST snapshot) and ``ccxt.OperationFailed`` (garbled responses) are retried with ``Backoff``:
@@ -23,15 +35,16 @@ Failures, and what the status line shows (``on_status(state, reason, attempt, ne
   connection with no frame at all (data, ping or pong) for ``stall_timeout`` seconds is failed with
   ``RequestTimeout`` through ccxt's own error path, so the watchers reconnect.
 
-``exchange.close()`` always runs when the stream ends (error, ``aclose()``, cancellation).
+``exchange.close()`` always runs when the stream or the history ends (error, ``aclose()``, cancellation).
 
 Secrets in ``exchange_options`` (``apiKey``, ``secret``, ... — ``mdx.config.CREDENTIAL_KEYS``; usually from
 ``Settings``, see ``mdx.config``) never appear in ``repr``, logs, status reasons or errors:
 
 - every message built from a ccxt error is redacted (each secret value replaced by ``***``);
-- the errors the stream raises carry no ``__cause__`` / ``__context__``: the ccxt exception they replace
-  holds the unredacted text (ccxt quotes response bodies, which may echo the key), so they are raised
-  outside the ``except`` block that caught it, and an unforeseen exception's traceback is logged redacted;
+- the errors the stream and the history raise carry no ``__cause__`` / ``__context__``: the ccxt exception
+  they replace holds the unredacted text (ccxt quotes response bodies, which may echo the key), so they are
+  raised outside the ``except`` block that caught it, and an unforeseen exception's traceback is logged
+  redacted;
 - ccxt logs request headers (``X-MBX-APIKEY``) at DEBUG on its logger: a filter masks those records;
 - ccxt's ``verbose`` option ``print()``s the same headers to stdout, where nothing can mask them short of
   replacing ``sys.stdout`` for the whole process: with credentials, ``verbose=True`` is refused.
@@ -42,11 +55,12 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
-import math
 import random
 import time
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import ccxt
@@ -57,6 +71,9 @@ from ...config import CREDENTIAL_KEYS
 from ...errors import (
     ConfigError,
     DataError,
+    ExchangeBlocked,
+    ExchangeUnreachable,
+    InvalidTimeframe,
     InvalidValue,
     MalformedFrame,
     MdxError,
@@ -64,10 +81,13 @@ from ...errors import (
     SourceUnavailable,
     UnknownSymbol,
 )
-from ...events import BookSnapshot, Event, Level, Quote, Trade
+from ...events import Bar, BookSnapshot, Event, Level, Quote, Trade
+from ...market.timeframes import timeframe_ns
 from ...market.trades import RecentTradeIds, valid_trade
 from ...stats import Rejections
 from .backoff import Backoff
+from .failures import blocked_message, blocked_status, is_unreachable, unreachable_message
+from .history import BarReader, closed_bars, finite_number, kline_bar, ohlcv_bar
 
 log = logging.getLogger("mdx.sources.live.ccxt_source")
 
@@ -78,6 +98,11 @@ SECRET_KEYS = frozenset(CREDENTIAL_KEYS)
 # Exceptions ccxt's parsers let escape on malformed exchange data (they reach us through rejected futures).
 PARSE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError)
 REASON_MAX = 300
+# retries while the exchange was never reached: 1, 4, 16 s, then about a minute (48-60 s with the jitter)
+UNREACHABLE_BACKOFF = Backoff(initial=1.0, factor=4.0, cap=60.0)
+NATIVE_KLINES = frozenset({"binance"})  # exchanges whose spot klines carry quote volume, trades, taker buys
+KLINES_MAX = 1000  # Binance's largest kline page
+HISTORY_ERROR = "HistoryError"  # the rejections reason of history left out (the session's name for it too)
 
 
 class _Redactor(logging.Filter):
@@ -113,15 +138,14 @@ class _Failure:
         self.error = error
 
 
-def _number(value: object) -> float | None:
-    """A finite float, or None for None / NaN / inf / non-numbers."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """What a failed ccxt call means: a ``fatal`` error to raise, or a ``reason`` to retry for (``slow``:
+    with the unreachable backoff)."""
+
+    fatal: MdxError | None = None
+    reason: str = ""
+    slow: bool = False
 
 
 class LiveSource:
@@ -140,13 +164,23 @@ class LiveSource:
         stall_timeout: float | None = 60.0,
         max_attempts: int | None = None,
         queue_size: int = 10_000,
+        unreachable_backoff: Backoff = UNREACHABLE_BACKOFF,
+        history_bars: int = 300,
+        native_klines: bool = True,
+        history_ns: int | None = None,
     ) -> None:
         """``depth``: book levels per side in each ``BookSnapshot``. ``book_limit``: the ``limit`` passed to
         ``watch_order_book`` — the REST snapshot size and how many levels ccxt keeps (None: the exchange's
         default, 1000 on Binance). ccxt truncates its book to that limit, losing the levels below, so keep
         it well above ``depth``. ``stall_timeout``: seconds without any frame on a connection before it is
         treated as dead (None: no watchdog). ``max_attempts``: consecutive retries of one stream before
-        giving up with ``SourceUnavailable`` (None: retry forever). One ``stream()`` at a time."""
+        giving up with ``SourceUnavailable`` (None: retry forever). ``backoff``: between retries once data
+        has flowed; ``unreachable_backoff``: while the exchange has never been reached (no network, DNS)
+        — slow, so an offline machine does not hammer. ``history_bars``: closed bars per symbol and
+        timeframe that ``history()`` fetches (0: none); ``history_ns``: how far back (None: no limit but
+        ``history_bars``), so 6 h gives 360 1m bars and 72 5m bars, each capped at ``history_bars``.
+        ``native_klines``: read Binance's own klines (quote volume, trade count, taker-buy volume) rather
+        than ccxt's plain OHLCV. One ``stream()`` at a time."""
         if exchange_id not in ccxtpro.exchanges:
             close = difflib.get_close_matches(exchange_id, ccxtpro.exchanges, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -162,6 +196,12 @@ class LiveSource:
             raise ConfigError(f"stall_timeout must be > 0 s or None, got {stall_timeout!r}")
         if max_attempts is not None and max_attempts < 1:
             raise ConfigError(f"max_attempts must be >= 1 or None, got {max_attempts!r}")
+        if isinstance(history_bars, bool) or not isinstance(history_bars, int) or history_bars < 0:
+            raise ConfigError(f"history_bars must be an int >= 0 (0: no history), got {history_bars!r}")
+        if history_ns is not None and (
+            isinstance(history_ns, bool) or not isinstance(history_ns, int) or history_ns < 0
+        ):
+            raise ConfigError(f"history_ns must be an int >= 0 or None, got {history_ns!r}")
         self.name = exchange_id
         self.exchange = exchange_id
         self.depth = depth
@@ -169,6 +209,10 @@ class LiveSource:
         self.backoff = backoff
         self.stall_timeout = stall_timeout
         self.max_attempts = max_attempts
+        self.unreachable_backoff = unreachable_backoff
+        self.history_bars = history_bars if history_ns != 0 else 0
+        self.history_ns = history_ns
+        self.native_klines = native_klines
         self.on_status: StatusCallback | None = None
         self._options: dict[str, Any] = dict(exchange_options or {})
         self._secrets = tuple(
@@ -187,6 +231,8 @@ class LiveSource:
         self._queue_size = queue_size
         self._state = ""
         self._failing: dict[str, int] = {}
+        self._streamed = False  # data arrived since stream() began: reconnects use the normal backoff
+        self._loaded: Any = None  # the exchange history() loaded the markets on, for stream() to reuse
 
     def __repr__(self) -> str:
         # option values may hold credentials: show the keys only
@@ -210,7 +256,11 @@ class LiveSource:
 
     def _reason(self, what: str, error: BaseException) -> str:
         detail = self.redact(str(error)) or "no details"
-        reason = f"{what}: {type(error).__name__}: {detail}"
+        return self._clip(f"{what}: {type(error).__name__}: {detail}")
+
+    @staticmethod
+    def _clip(reason: str) -> str:
+        """``reason`` cut to ``REASON_MAX`` characters (a status line, not a dump)."""
         return reason if len(reason) <= REASON_MAX else reason[: REASON_MAX - 3] + "..."
 
     def _unexpected(self, what: str, error: BaseException) -> SourceError:
@@ -237,13 +287,10 @@ class LiveSource:
         config["newUpdates"] = True  # watch_trades returns only the trades not returned before
         return getattr(ccxtpro, self.exchange)(config)
 
-    async def stream(self, clock: Clock, rejections: Rejections) -> AsyncIterator[Event]:
-        """Events as they arrive, until the consumer stops; raises ``SourceError`` / ``UnknownSymbol``."""
-        self._failing.clear()
-        self._report("connecting")
+    @asynccontextmanager
+    async def _open_exchange(self) -> AsyncIterator[Any]:
+        """A new ccxt.pro exchange whose request logs are redacted; always closed on the way out."""
         exchange = self._create_exchange()
-        queue: asyncio.Queue[Event | _Failure] = asyncio.Queue(self._queue_size)
-        tasks: list[asyncio.Task[None]] = []
         # the logger ccxt logs request headers on (its own, unless exchange_options named another)
         ccxt_log = (
             exchange.logger
@@ -253,48 +300,180 @@ class LiveSource:
         redactor = _Redactor(self.redact)
         if self._secrets:
             ccxt_log.addFilter(redactor)
-        failure: MdxError | None = None
         try:
-            await self._retrying("markets", "load markets", clock, rejections, exchange.load_markets)
-            self._check_symbols(exchange)
-            for symbol in self.symbols:
-                tasks.append(
-                    asyncio.create_task(
-                        self._guard(queue, self._pump_trades(exchange, symbol, clock, rejections, queue))
-                    )
-                )
-                tasks.append(
-                    asyncio.create_task(
-                        self._guard(queue, self._pump_book(exchange, symbol, clock, rejections, queue))
-                    )
-                )
-            if self.stall_timeout is not None:
-                tasks.append(asyncio.create_task(self._watchdog(exchange, self.stall_timeout)))
-            while True:
-                item = await queue.get()
-                if isinstance(item, _Failure):
-                    failure = item.error
-                    break
-                yield item
-        except MdxError as error:
-            failure = error
-        except Exception as error:  # unforeseen (a bug, or ccxt failing oddly): ends the stream, redacted
-            failure = self._unexpected("stream failed", error)
+            yield exchange
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             try:
                 await exchange.close()
-            except Exception as error:  # closing must not replace the reason the stream ended
+            except Exception as error:  # closing must not replace the reason the work ended
                 log.warning(
                     "%s: closing the exchange failed: %s", self.exchange, self._reason("close", error)
                 )
             finally:
                 ccxt_log.removeFilter(redactor)
+
+    async def stream(self, clock: Clock, rejections: Rejections) -> AsyncIterator[Event]:
+        """Events as they arrive, until the consumer stops; raises ``SourceError`` / ``UnknownSymbol``."""
+        self._failing.clear()
+        self._streamed = False
+        self._report("connecting")
+        queue: asyncio.Queue[Event | _Failure] = asyncio.Queue(self._queue_size)
+        failure: MdxError | None = None
+        async with self._open_exchange() as exchange:
+            tasks: list[asyncio.Task[None]] = []
+            try:
+                self._reuse_markets(exchange)
+                await self._retrying("markets", "load markets", clock, rejections, exchange.load_markets)
+                self._check_symbols(exchange)
+                for symbol in self.symbols:
+                    for pump in (self._pump_trades, self._pump_book):
+                        work = pump(exchange, symbol, clock, rejections, queue)
+                        tasks.append(asyncio.create_task(self._guard(queue, work)))
+                if self.stall_timeout is not None:
+                    tasks.append(asyncio.create_task(self._watchdog(exchange, self.stall_timeout)))
+                while True:
+                    item = await queue.get()
+                    if isinstance(item, _Failure):
+                        failure = item.error
+                        break
+                    yield item
+            except MdxError as error:
+                failure = error
+            except Exception as error:  # unforeseen (a bug, or ccxt failing oddly): ends the stream, redacted
+                failure = self._unexpected("stream failed", error)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
         if failure is not None:  # raised here, outside any except block: no unredacted ccxt error chained
             self._report("error", self.redact(str(failure)))
             raise _detached(failure)
+
+    # -- history ------------------------------------------------------------------------------------
+
+    async def history(self, timeframes: Sequence[str], clock: Clock, rejections: Rejections) -> list[Bar]:
+        """The last ``history_bars`` closed bars of each symbol and timeframe (oldest first per symbol and
+        timeframe), fetched once before streaming so charts open with history (``HistorySource``).
+
+        Candles come from ``fetch_ohlcv``, or Binance's own klines, which also carry quote volume, trade
+        count and taker-buy volume (``mdx.sources.live.history`` has the mapping and what stays unknown).
+        Timeframes the exchange has no candles for (``exchange.timeframes``) are skipped with a debug log;
+        bad candles are counted rejections. One attempt, no retries: the stream that follows retries.
+
+        When the exchange cannot be used at all (markets do not load) this raises, in the stream's words:
+        ``SourceUnavailable`` ("cannot reach binance (no network or DNS?): ...") or ``SourceError`` ("binance
+        is blocked in this region (HTTP 451)", or ccxt's error); the session logs and counts that and
+        streams all the same. A fetch failing for one symbol or timeframe is logged as a warning, counted
+        as ``HistoryError`` and left out; the other bars are returned."""
+        if self.history_bars == 0 or not timeframes:
+            return []
+        failure: MdxError | None = None
+        batches: list[list[Bar]] = []
+        async with self._open_exchange() as exchange:
+            if not exchange.has.get("fetchOHLCV"):
+                log.info(
+                    "%s has no candles in ccxt (fetchOHLCV): charts start without history", self.exchange
+                )
+                return []
+            try:
+                await exchange.load_markets()
+            except (ccxt.BaseError, *PARSE_ERRORS) as error:
+                failure = self._history_failure(error)
+            if failure is None:
+                self._loaded = exchange
+                wanted = self._history_timeframes(exchange, timeframes)
+                fetches = (
+                    self._history_of(exchange, symbol, timeframe, clock, rejections)
+                    for symbol in self.symbols
+                    for timeframe in wanted
+                )
+                batches = list(await asyncio.gather(*fetches))
+        if failure is not None:  # raised here, outside the except block: no unredacted ccxt error chained
+            raise _detached(failure)
+        return [bar for batch in batches for bar in batch]
+
+    def _history_failure(self, error: BaseException) -> MdxError:
+        """The error ``history`` raises when the markets do not load, in the stream's words (redacted)."""
+        status = blocked_status(error)
+        if status is not None:
+            return ExchangeBlocked(self.redact(blocked_message(self.exchange, status)))
+        if is_unreachable(error):
+            return ExchangeUnreachable(self._unreachable(error))
+        return SourceError(self._reason(f"{self.exchange} history: load markets failed", error))
+
+    def _history_timeframes(self, exchange: Any, timeframes: Sequence[str]) -> list[str]:
+        """The ``timeframes`` the exchange has candles for, each once."""
+        supported = exchange.timeframes or {}
+        wanted: list[str] = []
+        for timeframe in dict.fromkeys(timeframes):
+            try:
+                timeframe_ns(timeframe)
+            except InvalidTimeframe:
+                log.debug("%s: no history for %r, not a fixed-length timeframe", self.exchange, timeframe)
+                continue
+            if timeframe not in supported:
+                log.debug(
+                    "%s has no %s candles: that timeframe starts without history", self.exchange, timeframe
+                )
+                continue
+            wanted.append(timeframe)
+        return wanted
+
+    async def _history_of(
+        self, exchange: Any, symbol: str, timeframe: str, clock: Clock, rejections: Rejections
+    ) -> list[Bar]:
+        """The closed bars of one symbol and timeframe; [] (logged, counted) when the fetch fails."""
+        try:
+            rows, reader = await self._fetch_candles(exchange, symbol, timeframe)
+        except (ccxt.BaseError, *PARSE_ERRORS) as error:
+            self._history_skipped(f"{symbol} {timeframe}", error, rejections)
+            return []
+        if not isinstance(rows, list):
+            got = f"{type(rows).__name__} {rows!r}"[:200]
+            rejections.add(MalformedFrame(f"{self.exchange} {symbol} {timeframe} candles: not a list: {got}"))
+            return []
+        key = (self.exchange, symbol, timeframe)
+        now_ns = clock.now_ns()
+        wanted = self._bars_wanted(timeframe)
+        return closed_bars(rows, reader, key, timeframe_ns(timeframe), now_ns, wanted, rejections)
+
+    def _bars_wanted(self, timeframe: str) -> int:
+        """Closed bars of ``timeframe`` to fetch: ``history_ns`` worth, at most ``history_bars``."""
+        if self.history_ns is None:
+            return self.history_bars
+        return min(self.history_bars, -(-self.history_ns // timeframe_ns(timeframe)))
+
+    async def _fetch_candles(self, exchange: Any, symbol: str, timeframe: str) -> tuple[Any, BarReader]:
+        """Raw candles, newest last, and the function that reads one. One more than ``history_bars`` is
+        asked for: the newest is usually the bar still open, which is dropped."""
+        limit = self._bars_wanted(timeframe) + 1
+        market = exchange.market(symbol)
+        if self.native_klines and exchange.id in NATIVE_KLINES and market.get("spot"):
+            interval = exchange.timeframes[timeframe]
+            request = {"symbol": market["id"], "interval": interval, "limit": min(limit, KLINES_MAX)}
+            return await exchange.publicGetKlines(request), kline_bar
+        return await exchange.fetch_ohlcv(symbol, timeframe, None, limit), ohlcv_bar
+
+    def _history_skipped(self, what: str, error: BaseException, rejections: Rejections) -> None:
+        """Log (warning) and count why one symbol's and timeframe's history is missing; redacted."""
+        status = blocked_status(error)
+        if status is not None:
+            why = self.redact(blocked_message(self.exchange, status))
+        elif is_unreachable(error):
+            why = self._unreachable(error)
+        else:
+            why = self._reason("fetch failed", error)
+        message = f"{self.exchange}: no history for {what}: {why}"
+        log.warning("%s", message)
+        rejections.add(HISTORY_ERROR, message, level=logging.DEBUG)  # logged just above, as a warning
+
+    def _reuse_markets(self, exchange: Any) -> None:
+        """Give ``exchange`` the markets ``history()`` loaded just before, once: the stream then does not
+        download them again (Binance's exchangeInfo is large and rate-limit heavy)."""
+        loaded, self._loaded = self._loaded, None
+        share = getattr(exchange, "set_markets_from_exchange", None)  # ccxt >= 4.4
+        if loaded is not None and share is not None and loaded.markets:
+            share(loaded)
 
     def _check_symbols(self, exchange: Any) -> None:
         markets: dict[str, Any] = exchange.markets or {}
@@ -335,40 +514,62 @@ class LiveSource:
         while True:
             # fatal errors are raised after the except blocks: raising inside one would chain the ccxt
             # error (unredacted) as __context__, which `from None` only hides from tracebacks
-            fatal: MdxError | None = None
-            reason = ""
             try:
                 result = await call()
-            except ccxt.BadSymbol as error:
-                fatal = UnknownSymbol(f"{self.exchange} {what}: {self._reason('bad symbol', error)}")
-            except ccxt.ExchangeError as error:
-                fatal = SourceError(f"{self.exchange} {what} failed: {self._reason('exchange error', error)}")
-            except (ccxt.NetworkError, ccxt.OperationFailed) as error:
-                reason = self._reason(f"{self.exchange} {what}", error)
             except ccxt.BaseError as error:
-                fatal = SourceError(f"{self.exchange} {what} failed: {self._reason('ccxt error', error)}")
+                verdict = self._judge(what, error)
             except PARSE_ERRORS as error:
                 reason = self._reason(f"{self.exchange} {what}: ccxt could not handle a frame", error)
                 rejections.add(MalformedFrame(reason))
+                verdict = _Verdict(reason=reason)
             else:
-                if key == "markets":  # not data yet: stay "connecting" until the first message
-                    self._failing.pop(key, None)
-                    if attempt:
-                        self._report("connecting")
-                elif attempt or self._state != "connected":
-                    self._recovered(key)
+                self._succeeded(key, attempt)
                 return result
-            if fatal is not None:
-                raise fatal
+            if verdict.fatal is not None:
+                raise verdict.fatal
             attempt += 1
             if self.max_attempts is not None and attempt > self.max_attempts:
-                raise SourceUnavailable(f"{reason} (gave up after {self.max_attempts} retries)")
-            delay = self.backoff.delay(attempt, self._rng)
+                gave_up = ExchangeUnreachable if verdict.slow else SourceUnavailable
+                raise gave_up(f"{verdict.reason} (gave up after {self.max_attempts} retries)")
+            backoff = self.unreachable_backoff if verdict.slow else self.backoff
+            delay = backoff.delay(attempt, self._rng)
             next_retry_ns = clock.now_ns() + int(delay * 1e9)
             self._failing[key] = attempt
-            log.warning("%s; retry %d in %.2f s", reason, attempt, delay)
-            self._report("reconnecting", reason, attempt, next_retry_ns)
+            log.warning("%s; retry %d in %.2f s", verdict.reason, attempt, delay)
+            self._report("reconnecting", verdict.reason, attempt, next_retry_ns)
             await clock.sleep_until(next_retry_ns)
+
+    def _judge(self, what: str, error: ccxt.BaseError) -> _Verdict:
+        """Fatal or retryable, and the words for it (redacted). An exchange never reached since the stream
+        began — no network, no DNS, refused, timed out — is retried slowly with advice; HTTP 451 (a region
+        the exchange refuses) is final: retrying cannot change it."""
+        status = blocked_status(error)
+        if status is not None:
+            return _Verdict(ExchangeBlocked(self.redact(blocked_message(self.exchange, status))))
+        if isinstance(error, ccxt.BadSymbol):
+            return _Verdict(UnknownSymbol(f"{self.exchange} {what}: {self._reason('bad symbol', error)}"))
+        failed = f"{self.exchange} {what} failed"
+        if isinstance(error, ccxt.ExchangeError):
+            return _Verdict(SourceError(f"{failed}: {self._reason('exchange error', error)}"))
+        if not isinstance(error, ccxt.NetworkError | ccxt.OperationFailed):
+            return _Verdict(SourceError(f"{failed}: {self._reason('ccxt error', error)}"))
+        if not self._streamed and is_unreachable(error):
+            return _Verdict(reason=self._unreachable(error), slow=True)
+        return _Verdict(reason=self._reason(f"{self.exchange} {what}", error))
+
+    def _unreachable(self, error: BaseException) -> str:
+        """``cannot reach <exchange> (no network or DNS?): <root cause>; try ...``, redacted."""
+        return self._clip(self.redact(unreachable_message(self.exchange, error)))
+
+    def _succeeded(self, key: str, attempt: int) -> None:
+        if key == "markets":  # not data yet: stay "connecting" until the first message
+            self._failing.pop(key, None)
+            if attempt:
+                self._report("connecting")
+            return
+        self._streamed = True
+        if attempt or self._state != "connected":
+            self._recovered(key)
 
     async def _pump_trades(
         self, exchange: Any, symbol: str, clock: Clock, rejections: Rejections, queue: asyncio.Queue[Any]
@@ -403,7 +604,7 @@ class LiveSource:
         timestamp = raw.get("timestamp")
         if not isinstance(timestamp, int) or isinstance(timestamp, bool) or timestamp <= 0:
             raise MalformedFrame(f"{self.exchange} trade {trade_id} on {symbol}: bad timestamp {timestamp!r}")
-        price, amount = _number(raw.get("price")), _number(raw.get("amount"))
+        price, amount = finite_number(raw.get("price")), finite_number(raw.get("amount"))
         if price is None or amount is None or not valid_trade(price, amount):
             raise InvalidValue(
                 f"{self.exchange} trade {trade_id} on {symbol}: "
@@ -468,7 +669,7 @@ class LiveSource:
             if len(levels) >= self.depth:
                 break
             try:
-                price, amount = _number(level[0]), _number(level[1])
+                price, amount = finite_number(level[0]), finite_number(level[1])
             except (TypeError, IndexError, KeyError):
                 price = amount = None
             if price is None or amount is None or price <= 0 or amount <= 0:

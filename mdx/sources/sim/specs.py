@@ -208,6 +208,18 @@ class SymbolSpec:
         return _decimals(self.lot)
 
 
+def increment_scale(increment: float) -> float:
+    """The divisor that turns a count of ``increment`` into a value: ``100.0`` for 0.01. Dividing an
+    integer by a power of ten gives the float nearest to the decimal (no ``round`` needed). Increments
+    of 1 and more (10, 100: prices in the millions) are exact as well: the divisor is ``1 / 10**k``."""
+    if increment < 1.0:
+        inverse = round(1.0 / increment)
+        if abs(inverse * increment - 1.0) > 1e-9:
+            raise ConfigError(f"tick or lot {increment!r} does not divide 1")
+        return float(inverse)
+    return 1.0 / increment
+
+
 def _decimals(increment: float) -> int:
     return max(0, -math.floor(math.log10(increment) + 1e-9))
 
@@ -324,4 +336,12 @@ def _scaled(
     )
 
 
-__all__ = ["CALIBRATED", "SECONDS_PER_YEAR", "TRADE_PROBS", "Calibration", "SymbolSpec", "symbol_spec"]
+__all__ = [
+    "CALIBRATED",
+    "SECONDS_PER_YEAR",
+    "TRADE_PROBS",
+    "Calibration",
+    "SymbolSpec",
+    "increment_scale",
+    "symbol_spec",
+]
