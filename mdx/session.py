@@ -60,7 +60,7 @@ from typing import Any, TypeVar
 from .cache import Cache, Key
 from .clock import Clock, LiveClock
 from .consumer import Consumer
-from .errors import ConfigError, DataError, MdxError
+from .errors import ConfigError, DataError, MdxError, SourceUnavailable
 from .events import KINDS, Bar, EventKind, topic_of
 from .hub import Hub
 from .market.consumers import BarMaker, BookKeeper, TradeGuard, check_history_bar
@@ -413,18 +413,23 @@ class Session:
             )
         except TimeoutError:
             self._history_failed(source, name, f"timed out after {timeout:g} s")
+        except SourceUnavailable as error:  # offline: the stream's own status and retries say the rest
+            what = f"failed ({type(error).__name__}: {error})"
+            self._history_failed(source, name, what, level=logging.WARNING)
         except MdxError as error:
             self._history_failed(source, name, f"failed ({type(error).__name__}: {error})")
         except Exception as error:  # a bug in the source: logged with its traceback; stream without it
             self._history_failed(source, name, f"crashed ({type(error).__name__}: {error})", error)
         return []
 
-    def _history_failed(self, source: Any, name: str, what: str, bug: Exception | None = None) -> None:
+    def _history_failed(
+        self, source: Any, name: str, what: str, bug: Exception | None = None, level: int = logging.ERROR
+    ) -> None:
         redact: Callable[[str], str] = getattr(source, "redact", None) or _same  # sources holding secrets
         self.rejections.add(
             HISTORY_ERROR,
             redact(f"source {name}: history {what}; streaming without it"),
-            level=logging.ERROR,
+            level=level,
             exc_info=bug,
         )
 

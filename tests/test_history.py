@@ -18,7 +18,7 @@ from mdx.cache import Cache
 from mdx.clock import Clock, SimulatedClock
 from mdx.config import Settings, history_ns
 from mdx.consumer import Consumer
-from mdx.errors import ConfigError, SourceUnavailable
+from mdx.errors import ConfigError, SourceError, SourceUnavailable
 from mdx.events import Bar, Event, Trade
 from mdx.session import HISTORY_ERROR, HISTORY_ORDER, Session
 from mdx.sources import make_sources
@@ -190,14 +190,19 @@ def test_a_trade_in_a_bar_history_closed_is_late_and_the_next_one_opens_the_foll
 def test_a_failing_history_is_logged_and_counted_and_the_stream_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    for error, word in ((SourceUnavailable("venue down"), "failed"), (RuntimeError("a bug"), "crashed")):
+    cases = (
+        (SourceUnavailable("venue down"), "failed", logging.WARNING),  # offline: the status says more
+        (SourceError("bad answer"), "failed", logging.ERROR),
+        (RuntimeError("a bug"), "crashed", logging.ERROR),
+    )
+    for error, word, level in cases:
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="mdx"):
             session = Session(HistoryListSource(live_trades(T0), error), clock=SimulatedClock(T0))
             session.run_until_done()
         assert session.rejections.by_reason == {HISTORY_ERROR: 1}
         assert f"history {word}" in session.rejections.last_message[HISTORY_ERROR]
-        assert any(f"history {word}" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
+        assert any(f"history {word}" in r.getMessage() and r.levelno == level for r in caplog.records)
         assert session.events_processed == 120 and session.status.state == "done"
         assert open_times(session)[0] == M0  # bars from the stream alone
 

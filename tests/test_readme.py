@@ -37,3 +37,37 @@ def test_readme_python_examples_run_as_written(
     assert counter.count == trades > 19_904  # every BTC and ETH trade, once
     assert {s.state for s in session.statuses.values()} == {"done"}  # type: ignore[attr-defined]
     assert session.rejections.total == 0  # type: ignore[attr-defined]
+
+
+USAGE = re.compile(r"## The `mdx` command\n\n```\n(.*?)```", re.S)
+
+
+def _readme_usage() -> dict[str, set[str]]:
+    """The options the README's usage block shows for each ``mdx`` command."""
+    block = USAGE.search((ROOT / "README.md").read_text())
+    assert block, "the README's usage block for the mdx command was not found"
+    shown: dict[str, set[str]] = {}
+    command = ""
+    for line in block.group(1).splitlines():
+        words = line.split()
+        if words[:1] == ["mdx"]:
+            command = words[1]
+        shown.setdefault(command, set()).update(re.findall(r"--[a-z][a-z-]*", line))
+    return shown
+
+
+def test_the_readme_usage_shows_exactly_the_options_the_cli_takes() -> None:
+    import argparse
+
+    from mdx.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    shown = _readme_usage()
+    assert set(shown) == set(commands.choices), "README usage and mdx's commands differ"
+    for name, sub in commands.choices.items():
+        taken = {s for a in sub._actions for s in a.option_strings if s.startswith("--") and s != "--help"}
+        # --exchange and --seed are documented in `mdx COMMAND --help` only (rarely needed)
+        assert shown[name] <= taken, f"mdx {name}: the README shows options the CLI does not take"
+        missing = taken - shown[name] - {"--exchange", "--seed"}
+        assert not missing, f"mdx {name}: options missing from the README usage: {sorted(missing)}"
