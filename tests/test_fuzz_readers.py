@@ -2,7 +2,9 @@
 
 Properties: reading never raises anything but the mdx tree (strict mode) and never raises at all when
 rejections are counted; every event that comes out is well-formed (types and values an engine can use);
-nothing comes out of nowhere (at most one event per line).
+nothing comes out of nowhere (at most one event per line); memory stays bounded by the input (peak Python
+allocations while reading at most a fixed multiple of the file's uncompressed size plus a constant: no
+damaged length field or huge number makes the reader balloon).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import math
+import tracemalloc
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -108,6 +111,22 @@ def well_formed(event: object) -> bool:
     return isinstance(event, Bar)
 
 
+MEMORY_PER_BYTE = 40  # peak allocations per uncompressed input byte (the events themselves included)
+MEMORY_FLOOR = 2 << 20  # gzip's buffers and the reader's own
+
+
+def read_counted(path: Path, size: int, rejections: Rejections) -> list[Any]:
+    """Every event of ``path`` in counting mode, checking the reader's peak memory against ``size``."""
+    tracemalloc.start()
+    try:
+        events = list(read_capture(path, rejections=rejections))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= MEMORY_FLOOR + MEMORY_PER_BYTE * size, f"{peak} bytes to read {size} bytes"
+    return events
+
+
 def write(path: Path, lines: list[bytes], compressed: bool, cut: int | None) -> None:
     data = b"\n".join(lines) + b"\n"
     if compressed:
@@ -132,7 +151,7 @@ def test_the_capture_reader_survives_any_damage(
     path = tmp_path_factory.mktemp("fuzz") / ("capture.gz" if compressed else "capture.txt")
     write(path, lines, compressed, cut)
     rejections = Rejections(log_first=0)
-    events = list(read_capture(path, rejections=rejections))  # counted mode: never raises
+    events = read_counted(path, sum(map(len, lines)) + len(lines), rejections)  # counted mode: never raises
     assert all(well_formed(e) for e in events), [e for e in events if not well_formed(e)][:3]
     assert len(events) <= len(lines)
     strict: list[object] = []
@@ -176,6 +195,6 @@ def test_the_recording_reader_accounts_for_every_line(
             rows[index % len(rows)] = orjson.dumps(row)
     path.write_bytes(gzip.compress(b"\n".join([header, *rows]) + b"\n"))
     rejections = Rejections(log_first=0)
-    out = list(read_capture(path, rejections=rejections))
+    out = read_counted(path, len(header) + sum(map(len, rows)) + len(rows) + 1, rejections)
     assert len(out) + rejections.total == len(rows)  # every line: an event or a counted rejection
     assert all(well_formed(e) for e in out), [e for e in out if not well_formed(e)][:3]
