@@ -16,7 +16,7 @@ from mdx.clock import Clock, LiveClock, SimulatedClock
 from mdx.errors import ConfigError, MdxError, SourceError, SourceUnavailable, UnknownSymbol
 from mdx.events import BookSnapshot, Event, Quote, Trade
 from mdx.session import Session
-from mdx.sources.live.backoff import Backoff
+from mdx.backoff import Backoff
 from mdx.sources.live.ccxt_source import LiveSource
 from mdx.stats import Rejections
 from tests.fake_binance import FakeBinance

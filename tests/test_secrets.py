@@ -19,7 +19,7 @@ from mdx.config import Credentials, Settings
 from mdx.errors import ConfigError, MdxError, SourceError
 from mdx.session import Session
 from mdx.sources import make_source, make_sources
-from mdx.sources.live.backoff import Backoff
+from mdx.backoff import Backoff
 from mdx.sources.live.ccxt_source import LiveSource
 from tests.fake_binance import FakeBinance
 

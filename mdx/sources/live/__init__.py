@@ -4,7 +4,7 @@
 refused, HTTP 451) in one line with what to run instead; the status line and the CLI show the same line.
 """
 
-from .backoff import Backoff
+from ...backoff import Backoff
 from .ccxt_source import LiveSource
 from .failures import network_advice
 

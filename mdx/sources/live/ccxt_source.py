@@ -85,7 +85,7 @@ from ...events import Bar, BookSnapshot, Event, Level, Quote, Trade
 from ...market.timeframes import timeframe_ns
 from ...market.trades import RecentTradeIds, valid_trade
 from ...stats import Rejections
-from .backoff import Backoff
+from ...backoff import Backoff
 from .failures import blocked_message, blocked_status, is_unreachable, unreachable_message
 from .history import BarReader, closed_bars, finite_number, kline_bar, ohlcv_bar
 

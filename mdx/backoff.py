@@ -1,4 +1,4 @@
-"""Exponential, jittered, capped backoff between reconnect attempts (no ccxt here: any source may use it).
+"""Exponential, jittered, capped backoff between retries: live sources reconnecting, alert webhooks posting.
 
 ``Backoff().delay(attempt)`` for attempts 1, 2, 3, ... is about 0.5, 1, 2, 4, ... seconds, each spread by
 up to ``jitter`` (a fraction) either way so many clients do not reconnect in lockstep, and never above
@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from ...errors import ConfigError
+from .errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)

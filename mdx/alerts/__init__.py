@@ -1,0 +1,38 @@
+"""Alerts: rules on prices, changes, z-scores, volatility, spreads, imbalance and staleness, evaluated by
+event time in a session (``AlertEngine``), fired as ``Alert`` events with cooldowns, and sent to sinks
+(the ``mdx`` logger, webhooks)."""
+
+from .alert import Alert
+from .engine import AlertEngine, Sink
+from .rules import (
+    ImbalanceBeyond,
+    PctChange,
+    PriceAbove,
+    PriceBelow,
+    PriceCross,
+    Rule,
+    SpreadAbove,
+    Stale,
+    VolatilitySpike,
+    ZScoreBeyond,
+)
+from .sinks import LogSink, WebhookSink, alert_payload
+
+__all__ = [
+    "Alert",
+    "AlertEngine",
+    "ImbalanceBeyond",
+    "LogSink",
+    "PctChange",
+    "PriceAbove",
+    "PriceBelow",
+    "PriceCross",
+    "Rule",
+    "Sink",
+    "SpreadAbove",
+    "Stale",
+    "VolatilitySpike",
+    "WebhookSink",
+    "ZScoreBeyond",
+    "alert_payload",
+]

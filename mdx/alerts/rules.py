@@ -1,0 +1,405 @@
+"""Alert rules: each watches one symbol, measures one value from the events it takes, and says when that
+value crosses its threshold. Rules run on the engine thread (``AlertEngine``) and keep their own state;
+they read event time only, so the same recording always fires the same alerts.
+
+=====================  ====================  ===============================================================
+rule                   takes                 fires when (value, threshold)
+=====================  ====================  ===============================================================
+``PriceAbove``         trades                the last price is above ``level`` (price, level)
+``PriceBelow``         trades                the last price is below ``level``
+``PriceCross``         trades                the price crosses ``level``, up or down (from the last trade)
+``PctChange``          trades                the price moved ``pct`` % or more within ``window`` (%, pct)
+``ZScoreBeyond``       closed bars           the close's z-score over ``n`` bars is beyond ±``k``
+``VolatilitySpike``    closed bars           volatility over ``short`` bars > ``k`` x its median over the
+                                             last ``long`` bars (ratio, k)
+``SpreadAbove``        book views            the spread is above ``bps`` (bps, bps), in-sync books only
+``ImbalanceBeyond``    book views            the top-of-book imbalance is beyond ±``level``
+``Stale``              every event           no event of the symbol for ``seconds`` of event time, seen
+                                             from any other event of its exchange (s, seconds)
+=====================  ====================  ===============================================================
+
+Every rule has a ``cooldown`` (event-time seconds, default 60) that the engine applies: after it fires,
+it is silent for that long, however often its condition holds (level rules such as ``PriceAbove`` would
+otherwise fire on every trade). ``exchange`` ("" = any) narrows a rule to one venue.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, ClassVar
+
+from ..analytics.indicators import RollingVolatility, ZScore
+from ..errors import ConfigError
+from ..events import Bar, Trade
+from ..market.book import BookView
+from ..market.timeframes import timeframe_ns
+
+NS = 1_000_000_000
+
+
+def _finite(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _positive(value: object, what: str) -> float:
+    number = _finite(value, what)
+    if number <= 0:
+        raise ConfigError(f"{what} must be > 0, got {value!r}")
+    return number
+
+
+def _count(value: object, what: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{what} must be a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+def _price(x: float) -> str:
+    """Six significant digits, thousands separated, no trailing zeros: 68,012.5 / 101 / 0.00012345."""
+    if not x or not math.isfinite(x):
+        return str(x)
+    text = f"{x:,.{max(0, min(10, 5 - math.floor(math.log10(abs(x)))))}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class Rule:
+    """Base of the rules: a symbol, a cooldown, a name, and ``observe(event)`` giving the value when the
+    rule fires on that event (None otherwise). Subclasses set ``kind``, ``takes`` and ``threshold``."""
+
+    kind: ClassVar[str] = ""
+    takes: ClassVar[tuple[type, ...]] = ()
+    every_symbol: ClassVar[bool] = False  # True: observes the events of every symbol (``Stale``)
+    threshold: float = math.nan
+
+    def __init__(self, symbol: str, *, exchange: str = "", cooldown: float = 60.0, name: str = "") -> None:
+        if not isinstance(symbol, str) or not symbol:
+            raise ConfigError(
+                f"{self.kind} rule: symbol must be a unified symbol like 'BTC/USDT', got {symbol!r}"
+            )
+        cooldown = _finite(cooldown, f"{self.kind} rule cooldown")
+        if cooldown < 0:
+            raise ConfigError(f"{self.kind} rule cooldown must be >= 0 s, got {cooldown!r}")
+        self.symbol = symbol
+        self.exchange = exchange
+        self.cooldown_ns = int(cooldown * NS)
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name or f"{self.kind}:{self.symbol}:{self.threshold:g}"
+
+    def observe(self, event: Any) -> float | None:
+        """Update the rule's state with ``event``; the measured value when the rule fires, else None."""
+        raise NotImplementedError
+
+    def text(self, value: float) -> str:
+        """One line saying what happened, for a fired ``value``."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """One line saying what the rule watches (the monitor's list of rules shows it)."""
+        return f"{self.symbol} {self.kind} {self.threshold:g}"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class PriceAbove(Rule):
+    kind = "price_above"
+    takes = (Trade,)
+
+    def __init__(self, symbol: str, level: float, **options: Any) -> None:
+        self.threshold = _positive(level, "price level")
+        super().__init__(symbol, **options)
+
+    def observe(self, event: Trade) -> float | None:
+        return event.price if event.price > self.threshold else None
+
+    def text(self, value: float) -> str:
+        return f"{self.symbol} price {_price(value)} is above {_price(self.threshold)}"
+
+    def describe(self) -> str:
+        return f"{self.symbol} price above {_price(self.threshold)}"
+
+
+class PriceBelow(PriceAbove):
+    kind = "price_below"
+
+    def observe(self, event: Trade) -> float | None:
+        return event.price if event.price < self.threshold else None
+
+    def text(self, value: float) -> str:
+        return f"{self.symbol} price {_price(value)} is below {_price(self.threshold)}"
+
+    def describe(self) -> str:
+        return f"{self.symbol} price below {_price(self.threshold)}"
+
+
+class PriceCross(Rule):
+    kind = "price_cross"
+    takes = (Trade,)
+
+    def __init__(self, symbol: str, level: float, **options: Any) -> None:
+        self.threshold = _positive(level, "price level")
+        super().__init__(symbol, **options)
+        self._last = math.nan
+        self._up = True
+
+    def observe(self, event: Trade) -> float | None:
+        last, self._last = self._last, event.price
+        level = self.threshold
+        if last < level <= event.price:
+            self._up = True
+            return event.price
+        if last > level >= event.price:
+            self._up = False
+            return event.price
+        return None
+
+    def text(self, value: float) -> str:
+        way = "above" if self._up else "below"
+        return f"{self.symbol} price {_price(value)} crossed {way} {_price(self.threshold)}"
+
+    def describe(self) -> str:
+        return f"{self.symbol} price crosses {_price(self.threshold)}"
+
+
+class PctChange(Rule):
+    """The change from the first trade within ``window`` (a timeframe string such as ``5m``) to the last:
+    fires at ``abs(change) >= pct`` (``direction`` "up" or "down" for one side only)."""
+
+    kind = "pct_change"
+    takes = (Trade,)
+
+    def __init__(
+        self, symbol: str, pct: float, window: str = "5m", *, direction: str = "both", **options: Any
+    ) -> None:
+        self.threshold = _positive(pct, "pct")
+        if direction not in ("both", "up", "down"):
+            raise ConfigError(f"direction must be 'both', 'up' or 'down', got {direction!r}")
+        self.window = window
+        self.window_ns = timeframe_ns(window)
+        self.direction = direction
+        super().__init__(symbol, **options)
+        self._prices: deque[tuple[int, float]] = deque()
+
+    @property
+    def name(self) -> str:
+        return self._name or f"{self.kind}:{self.symbol}:{self.threshold:g}%/{self.window}"
+
+    def observe(self, event: Trade) -> float | None:
+        prices = self._prices
+        prices.append((event.ts_event, event.price))
+        horizon = event.ts_event - self.window_ns
+        while prices[0][0] < horizon:
+            prices.popleft()
+        change = (event.price / prices[0][1] - 1.0) * 100.0
+        if self.direction != "down" and change >= self.threshold:
+            return change
+        if self.direction != "up" and change <= -self.threshold:
+            return change
+        return None
+
+    def text(self, value: float) -> str:
+        return f"{self.symbol} moved {value:+.2f}% within {self.window} (threshold {self.threshold:g}%)"
+
+    def describe(self) -> str:
+        return f"{self.symbol} moves {self.threshold:g}% within {self.window}"
+
+
+class _BarRule(Rule):
+    takes = (Bar,)
+
+    def __init__(self, symbol: str, timeframe: str, **options: Any) -> None:
+        timeframe_ns(timeframe)  # InvalidTimeframe early
+        self.timeframe = timeframe
+        super().__init__(symbol, **options)
+
+    def observe(self, event: Bar) -> float | None:
+        if not event.closed or event.timeframe != self.timeframe:
+            return None
+        return self.on_close(event.close)
+
+    def on_close(self, close: float) -> float | None:
+        raise NotImplementedError
+
+
+class ZScoreBeyond(_BarRule):
+    """The z-score of the close over the last ``n`` closed bars of ``timeframe`` beyond ``±k``."""
+
+    kind = "zscore"
+
+    def __init__(
+        self, symbol: str, k: float = 2.0, n: int = 20, timeframe: str = "1m", **options: Any
+    ) -> None:
+        self.threshold = _positive(k, "k")
+        self.n = _count(n, "n", 2)
+        self._z = ZScore(self.n)
+        super().__init__(symbol, timeframe, **options)
+
+    @property
+    def name(self) -> str:
+        return self._name or f"{self.kind}:{self.symbol}:{self.threshold:g}:{self.n}x{self.timeframe}"
+
+    def on_close(self, close: float) -> float | None:
+        z = self._z.update(close)
+        return z if abs(z) >= self.threshold else None  # NaN (warming up) never fires
+
+    def text(self, value: float) -> str:
+        over = f"over {self.n} {self.timeframe} bars"
+        return f"{self.symbol} z-score {value:+.2f} {over} (beyond ±{self.threshold:g})"
+
+    def describe(self) -> str:
+        return f"{self.symbol} |z| >= {self.threshold:g} ({self.n} x {self.timeframe})"
+
+
+class VolatilitySpike(_BarRule):
+    """Volatility of log returns over ``short`` bars above ``k`` times its median over the last ``long``
+    values (fires once at least ``long // 2`` of them were seen)."""
+
+    kind = "volatility_spike"
+
+    def __init__(
+        self,
+        symbol: str,
+        k: float = 3.0,
+        short: int = 10,
+        long: int = 100,
+        timeframe: str = "1m",
+        **options: Any,
+    ) -> None:
+        self.threshold = _positive(k, "k")
+        self.short = _count(short, "short", 2)
+        self.long = _count(long, "long", 2)
+        if self.long <= self.short:
+            raise ConfigError(f"long ({long}) must be longer than short ({short})")
+        self._vol = RollingVolatility(self.short)
+        self._history: deque[float] = deque(maxlen=self.long)
+        super().__init__(symbol, timeframe, **options)
+
+    @property
+    def name(self) -> str:
+        return (
+            self._name
+            or f"{self.kind}:{self.symbol}:{self.threshold:g}:{self.short}/{self.long}x{self.timeframe}"
+        )
+
+    def on_close(self, close: float) -> float | None:
+        vol = self._vol.update(close)
+        if not math.isfinite(vol):
+            return None
+        history = self._history
+        ready = len(history) >= self.long // 2
+        median = sorted(history)[len(history) // 2] if ready else math.nan
+        history.append(vol)
+        if not (ready and median > 0):
+            return None
+        ratio = vol / median
+        return ratio if ratio > self.threshold else None
+
+    def text(self, value: float) -> str:
+        return (
+            f"{self.symbol} volatility spike: {value:.1f}x its median ({self.short} vs {self.long} "
+            f"{self.timeframe} bars, threshold {self.threshold:g}x)"
+        )
+
+    def describe(self) -> str:
+        return f"{self.symbol} volatility > {self.threshold:g}x median ({self.timeframe})"
+
+
+class SpreadAbove(Rule):
+    kind = "spread_above"
+    takes = (BookView,)
+
+    def __init__(self, symbol: str, bps: float, **options: Any) -> None:
+        self.threshold = _positive(bps, "bps")
+        super().__init__(symbol, **options)
+
+    def observe(self, event: BookView) -> float | None:
+        if not event.in_sync:
+            return None
+        return event.spread_bps if event.spread_bps > self.threshold else None
+
+    def text(self, value: float) -> str:
+        return f"{self.symbol} spread {value:.2f} bps is above {self.threshold:g} bps"
+
+    def describe(self) -> str:
+        return f"{self.symbol} spread above {self.threshold:g} bps"
+
+
+class ImbalanceBeyond(Rule):
+    kind = "imbalance"
+    takes = (BookView,)
+
+    def __init__(self, symbol: str, level: float = 0.8, **options: Any) -> None:
+        level = _positive(level, "imbalance level")
+        if level >= 1:
+            raise ConfigError(f"imbalance level must be in (0, 1), got {level!r}")
+        self.threshold = level
+        super().__init__(symbol, **options)
+
+    def observe(self, event: BookView) -> float | None:
+        if not event.in_sync:
+            return None
+        return event.imbalance if abs(event.imbalance) >= self.threshold else None
+
+    def text(self, value: float) -> str:
+        side = "bid" if value > 0 else "ask"
+        return f"{self.symbol} book imbalance {value:+.2f} ({side}-heavy, beyond ±{self.threshold:g})"
+
+    def describe(self) -> str:
+        return f"{self.symbol} |imbalance| >= {self.threshold:g}"
+
+
+class Stale(Rule):
+    """No event of the symbol for ``seconds`` of event time, judged when another event of the same exchange
+    arrives (or when ``AlertEngine.tick(now_ns)`` is called). Fires once per silence (and cooldown)."""
+
+    kind = "stale"
+    takes = (object,)
+    every_symbol = True
+
+    def __init__(self, symbol: str, seconds: float = 30.0, **options: Any) -> None:
+        self.threshold = _positive(seconds, "seconds")
+        super().__init__(symbol, **options)
+        self._last_ns = 0
+        self._fired_for = -1
+
+    def observe(self, event: Any) -> float | None:
+        if event.symbol == self.symbol:
+            self._last_ns = max(self._last_ns, event.ts_event)
+            return None
+        return self.age(event.ts_event)
+
+    def age(self, now_ns: int) -> float | None:
+        """The silence in seconds at ``now_ns`` when it is long enough to fire (once per silence)."""
+        if not self._last_ns or self._fired_for == self._last_ns:
+            return None
+        age = (now_ns - self._last_ns) / NS
+        if age < self.threshold:
+            return None
+        self._fired_for = self._last_ns
+        return age
+
+    def text(self, value: float) -> str:
+        return f"{self.symbol} has had no data for {value:.0f} s (threshold {self.threshold:g} s)"
+
+    def describe(self) -> str:
+        return f"{self.symbol} stale for {self.threshold:g} s"
+
+
+__all__ = [
+    "ImbalanceBeyond",
+    "PctChange",
+    "PriceAbove",
+    "PriceBelow",
+    "PriceCross",
+    "Rule",
+    "SpreadAbove",
+    "Stale",
+    "VolatilitySpike",
+    "ZScoreBeyond",
+]
