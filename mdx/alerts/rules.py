@@ -29,7 +29,8 @@ import math
 from collections import deque
 from typing import Any, ClassVar
 
-from ..analytics.indicators import RollingVolatility, ZScore
+from ..analytics.indicators import ZScore
+from ..analytics.signals import VolatilityRatio
 from ..errors import ConfigError
 from ..events import Bar, Trade
 from ..market.book import BookView
@@ -257,8 +258,8 @@ class ZScoreBeyond(_BarRule):
 
 
 class VolatilitySpike(_BarRule):
-    """Volatility of log returns over ``short`` bars above ``k`` times its median over the last ``long``
-    values (fires once at least ``long // 2`` of them were seen)."""
+    """Volatility of log returns over ``short`` bars above ``k`` times its median over the previous ``long``
+    values (``mdx.analytics.signals.VolatilityRatio``: defined once ``long // 2`` of them were seen)."""
 
     kind = "volatility_spike"
 
@@ -272,33 +273,18 @@ class VolatilitySpike(_BarRule):
         **options: Any,
     ) -> None:
         self.threshold = _positive(k, "k")
-        self.short = _count(short, "short", 2)
-        self.long = _count(long, "long", 2)
-        if self.long <= self.short:
-            raise ConfigError(f"long ({long}) must be longer than short ({short})")
-        self._vol = RollingVolatility(self.short)
-        self._history: deque[float] = deque(maxlen=self.long)
+        self._ratio = VolatilityRatio(short, long)
+        self.short, self.long = self._ratio.short, self._ratio.long
         super().__init__(symbol, timeframe, **options)
 
     @property
     def name(self) -> str:
-        return (
-            self._name
-            or f"{self.kind}:{self.symbol}:{self.threshold:g}:{self.short}/{self.long}x{self.timeframe}"
-        )
+        windows = f"{self.short}/{self.long}x{self.timeframe}"
+        return self._name or f"{self.kind}:{self.symbol}:{self.threshold:g}:{windows}"
 
     def on_close(self, close: float) -> float | None:
-        vol = self._vol.update(close)
-        if not math.isfinite(vol):
-            return None
-        history = self._history
-        ready = len(history) >= self.long // 2
-        median = sorted(history)[len(history) // 2] if ready else math.nan
-        history.append(vol)
-        if not (ready and median > 0):
-            return None
-        ratio = vol / median
-        return ratio if ratio > self.threshold else None
+        ratio = self._ratio.update(close).ratio
+        return ratio if ratio > self.threshold else None  # NaN (warming up) never fires
 
     def text(self, value: float) -> str:
         return (
