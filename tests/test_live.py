@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from mdx.backoff import Backoff
 from mdx.clock import Clock, LiveClock, SimulatedClock
 from mdx.errors import ConfigError, MdxError, SourceError, SourceUnavailable, UnknownSymbol
 from mdx.events import BookSnapshot, Event, Quote, Trade
 from mdx.session import Session
-from mdx.backoff import Backoff
 from mdx.sources.live.ccxt_source import LiveSource
 from mdx.stats import Rejections
 from tests.fake_binance import FakeBinance

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from mdx.backoff import Backoff
 from mdx.clock import LiveClock
 from mdx.config import Credentials, Settings
 from mdx.errors import ConfigError, MdxError, SourceError
 from mdx.session import Session
 from mdx.sources import make_source, make_sources
-from mdx.backoff import Backoff
 from mdx.sources.live.ccxt_source import LiveSource
 from tests.fake_binance import FakeBinance
 

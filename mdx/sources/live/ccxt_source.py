@@ -66,6 +66,7 @@ from typing import Any, TypeVar
 import ccxt
 import ccxt.pro as ccxtpro
 
+from ...backoff import Backoff
 from ...clock import Clock
 from ...config import CREDENTIAL_KEYS
 from ...errors import (
@@ -85,7 +86,6 @@ from ...events import Bar, BookSnapshot, Event, Level, Quote, Trade
 from ...market.timeframes import timeframe_ns
 from ...market.trades import RecentTradeIds, valid_trade
 from ...stats import Rejections
-from ...backoff import Backoff
 from .failures import blocked_message, blocked_status, is_unreachable, unreachable_message
 from .history import BarReader, closed_bars, finite_number, kline_bar, ohlcv_bar
 
