@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from mdx.errors import DataError, InvalidTimeframe, InvalidValue
@@ -600,6 +601,108 @@ def test_nullable_and_pyarrow_sides() -> None:
     assert bars["buy_volume"].sum() + bars["sell_volume"].sum() == pytest.approx(
         expected["volume"].sum() - trades["amount"].iloc[0]
     )
+
+
+def _side_forms(sides: pd.Series) -> dict[str, pd.Series]:
+    """One side column (strings and None) in every form resample_trades reads."""
+    literals = np.array(["buy", "sell"], dtype=object)
+    as_objects = sides.to_numpy(dtype=object)
+    shared = np.where(as_objects == "buy", literals[0], np.where(as_objects == "sell", literals[1], None))
+    return {
+        "object, one per row": pd.Series(
+            [None if v is None else "".join(v) for v in as_objects], dtype=object
+        ),
+        "object, shared literals": pd.Series(shared, dtype=object),
+        "str": sides.astype("str"),
+        "string[pyarrow]": sides.astype("string[pyarrow]"),
+        "string[python]": sides.astype("string[python]"),
+        "large_string[pyarrow]": sides.astype(pd.ArrowDtype(pa.large_string())),
+        "category": sides.astype("category"),
+    }
+
+
+@pytest.mark.parametrize("form", list(_side_forms(pd.Series(["buy"])).keys()))
+def test_every_side_dtype_gives_the_same_bars(form: str) -> None:
+    trades, expected = typed_base()
+    sides = _side_forms(trades["side"])[form]
+    assert len(sides) == len(trades)
+    bars = resample_trades(trades.assign(side=sides.set_axis(trades.index)), "1m")
+    pd.testing.assert_frame_equal(bars, expected)
+    view = trades["side"].astype(pd.ArrowDtype(pa.string_view()))  # (pandas cannot hold nulls in these)
+    pd.testing.assert_frame_equal(resample_trades(trades.assign(side=view), "1m"), expected)
+    as_bool = resample_trades(trades.assign(side=trades["side"] == "buy"), "1m")  # True = buy
+    pd.testing.assert_frame_equal(as_bool, expected)
+
+
+@pytest.mark.parametrize("form", list(_side_forms(pd.Series(["buy"])).keys()))
+def test_unknown_missing_and_mixed_case_sides_count_in_neither_volume(form: str) -> None:
+    """Only exact "buy"/"sell" count; anything else (None, "Buy", "SELL", "", "sell ", "b") keeps its
+    trade in the bar (volume, count) but in neither buy nor sell volume, and is no rejection."""
+    trades, _ = typed_base()
+    odd = ["Buy", "SELL", "", "sell ", "b", "buyer", "sel", None]
+    sides = trades["side"].astype(object).copy()
+    sides.iloc[: len(odd)] = odd
+    sides.iloc[len(odd) : 2 * len(odd)] = [v if v is None else v.upper() for v in odd[:-1]] + ["x"]
+    plain = trades.assign(side=sides)
+    expected = resample_trades(plain, "1m")  # the object path, compared row by row
+    assert expected.attrs["rejected"] == 0
+    odd_amount = trades["amount"].iloc[: 2 * len(odd)].sum()
+    total = expected["buy_volume"].sum() + expected["sell_volume"].sum()
+    assert total == pytest.approx(expected["volume"].sum() - odd_amount)
+    form_of = _side_forms(sides)[form].set_axis(trades.index)
+    bars = resample_trades(trades.assign(side=form_of), "1m")
+    pd.testing.assert_frame_equal(bars, expected)
+    assert bars.attrs["rejected"] == 0 and bars.attrs["rejected_by_reason"] == {}
+
+
+def test_arrow_sides_with_nulls_slices_and_chunks() -> None:
+    """Arrow sides are read from their buffers: nulls, a sliced array (offset) and several chunks."""
+    trades, expected = typed_base()
+    with_null = trades["side"].astype("str").astype(object)
+    with_null.iloc[5] = None
+    reference = resample_trades(trades.assign(side=with_null), "1m")
+    for dtype in ("str", "string[pyarrow]"):
+        bars = resample_trades(trades.assign(side=with_null.astype(dtype)), "1m")
+        pd.testing.assert_frame_equal(bars, reference)
+    half = len(trades) // 2
+    strings = pa.array(trades["side"].tolist(), type=pa.string())
+    chunked = pa.chunked_array([strings[:half], strings[half:]])
+    two_chunks = pd.Series(pd.arrays.ArrowExtensionArray(chunked), index=trades.index)
+    pd.testing.assert_frame_equal(resample_trades(trades.assign(side=two_chunks), "1m"), expected)
+    padded = pa.array(["junk", *trades["side"].tolist()], type=pa.large_string())[1:]  # offset 1
+    sliced = pd.Series(pd.arrays.ArrowExtensionArray(padded), index=trades.index)
+    pd.testing.assert_frame_equal(resample_trades(trades.assign(side=sliced), "1m"), expected)
+
+
+def test_arrow_and_shared_object_sides_survive_sorting_filtering_and_time_jumps() -> None:
+    """The paths that reorder or drop rows (unsorted input, missing timestamps, a bad timestamp far
+    away) turn the sides read from buffers or object identities into codes first."""
+    trades, _ = typed_base()
+    ts = trades["timestamp"].astype("Int64")
+    ts.iloc[4] = pd.NA
+    ts.iloc[9] = ts.iloc[9] + 400 * 86_400_000  # a year ahead: a TimeJump rejection
+    messy = trades.assign(timestamp=ts).iloc[::-1]
+    expected = resample_trades(messy.assign(side=messy["side"].astype("category")), "1m")
+    assert expected.attrs["rejected_by_reason"] == {"InvalidValue": 1, "TimeJump": 1}
+    for form, sides in _side_forms(messy["side"]).items():
+        bars = resample_trades(messy.assign(side=sides.set_axis(messy.index)), "1m")
+        pd.testing.assert_frame_equal(bars, expected, obj=form)
+        assert bars.attrs == expected.attrs
+    backwards = trades.iloc[::-1]  # unsorted, nothing dropped: the text is coded before sorting
+    expected = resample_trades(backwards.assign(side=backwards["side"].astype("category")), "1m")
+    for form, sides in _side_forms(backwards["side"]).items():
+        bars = resample_trades(backwards.assign(side=sides.set_axis(backwards.index)), "1m")
+        pd.testing.assert_frame_equal(bars, expected, obj=form)
+
+
+def test_object_sides_that_refuse_comparison_are_unknown() -> None:
+    """pd.NA in an object column (it refuses to be a bool) is an unknown side, not a crash."""
+    trades, _ = typed_base()
+    sides = trades["side"].astype(object).copy()
+    sides.iloc[3] = pd.NA
+    bars = resample_trades(trades.assign(side=sides), "1m")
+    expected = resample_trades(trades.assign(side=sides.where(sides.notna(), None)), "1m")
+    pd.testing.assert_frame_equal(bars, expected)
 
 
 def test_unusable_timestamp_columns_raise_invalid_value_naming_column_and_dtype() -> None:

@@ -37,6 +37,9 @@ def test_readme_python_examples_run_as_written(
     assert counter.count == trades > 19_904  # every BTC and ETH trade, once
     assert {s.state for s in session.statuses.values()} == {"done"}  # type: ignore[attr-defined]
     assert session.rejections.total == 0  # type: ignore[attr-defined]
+    alerts = namespace["alerts"].recent(3)  # type: ignore[attr-defined]
+    assert {a.kind for a in namespace["alerts"].recent()} >= {"price_cross", "pct_change"}  # type: ignore[attr-defined]
+    assert printed[-3:] == [a.text for a in alerts] and all("BTC/USDT" in line for line in printed[-3:])
 
 
 USAGE = re.compile(r"## The `mdx` command\n\n```\n(.*?)```", re.S)

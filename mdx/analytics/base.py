@@ -50,12 +50,12 @@ class Indicator:
 
     def batch(self, frame: pd.DataFrame) -> pd.Series | pd.DataFrame:
         """The batch twin over ``frame``'s input columns (e.g. bars from ``resample_trades``), named."""
-        missing = [name for name in self.inputs if name not in frame.columns]
+        missing = [name for name in self.inputs if _column(frame, name) is None]
         if missing:
             from ..errors import DataError
 
             raise DataError(f"{self.name} needs column(s) {missing} (inputs {list(self.inputs)})")
-        result = self._batch(*[frame[name] for name in self.inputs])
+        result = self._batch(*[_column(frame, name) for name in self.inputs])
         if isinstance(result, pd.DataFrame):
             return result.add_prefix(f"{self.name}_")
         return result.rename(self.name)
@@ -73,6 +73,15 @@ class Indicator:
         """The parameters shown in ``name``: the period ``n`` by default."""
         n = getattr(self, "n", None)
         return "" if n is None else str(n)
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series | None:
+    """``frame[name]``; ``ts_event`` (a bar's open time, int ns) may also be the frame's DatetimeIndex."""
+    if name in frame.columns:
+        return frame[name]
+    if name == "ts_event" and isinstance(frame.index, pd.DatetimeIndex):
+        return pd.Series(frame.index.as_unit("ns").asi8, index=frame.index, name=name)
+    return None
 
 
 __all__ = ["Indicator"]

@@ -27,15 +27,54 @@ def _valid(p: float, a: float) -> bool:
     return (p > 0.0) & (a > 0.0) & (p * a < math.inf)
 
 
+# Side codes written by ``utf8_side_codes`` (and by ``mdx.market.bars`` for other string columns).
+SELL = 0
+BUY = 1
+UNKNOWN_SIDE = 2
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _text_code(offsets, data, top, u):  # type: ignore[no-untyped-def]
+    """The side code of value ``u`` of an Arrow string array (``data`` non-empty, ``top`` its last index):
+    ``BUY`` for exactly "buy", ``SELL`` for exactly "sell", else ``UNKNOWN_SIDE``. Reads up to 4 bytes
+    (clamped to ``data``; bytes past the value only matter when the length test already failed)."""
+    start = offsets[u]
+    length = offsets[u + np.uint64(1)] - start
+    p = np.uint64(start)
+    b0 = data[min(p, top)]
+    b1 = data[min(p + np.uint64(1), top)]
+    b2 = data[min(p + np.uint64(2), top)]
+    b3 = data[min(p + np.uint64(3), top)]
+    buy = (length == 3) & (b0 == 98) & (b1 == 117) & (b2 == 121)  # b"buy"
+    sell = (length == 4) & (b0 == 115) & (b1 == 101) & (b2 == 108) & (b3 == 108)  # b"sell"
+    return UNKNOWN_SIDE - np.int64(buy) - UNKNOWN_SIDE * np.int64(sell)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
-def resample_kernel(ts, price, amount, side, side_slots, buy_slot, sell_slot, tf, origin, max_gap, capacity):  # type: ignore[no-untyped-def]
+def resample_kernel(  # type: ignore[no-untyped-def]
+    ts,
+    price,
+    amount,
+    side,
+    text_offsets,
+    text,
+    side_slots,
+    buy_slot,
+    sell_slot,
+    tf,
+    origin,
+    max_gap,
+    capacity,
+):
     """One pass over trades sorted by ``ts`` -> OHLCV bars of length ``tf`` aligned on ``origin``.
 
     ``ts``, ``tf`` and ``origin`` share one integer unit (ms for ccxt data). ``side`` holds integer
-    codes >= -1 (or is empty: no sides); the amount of trade ``i`` is added to slot ``side[i] + 1`` of
+    codes >= -1 (or is empty: no codes); the amount of trade ``i`` is added to slot ``side[i] + 1`` of
     ``side_slots`` accumulators, and slots ``buy_slot`` / ``sell_slot`` are the bar's buy / sell volume
-    (a slot that no code reaches stays 0). Rows with an invalid price or amount (see ``_valid``) are
-    skipped and counted.
+    (a slot that no code reaches stays 0). Without codes, sides may come as the value offsets and UTF-8
+    bytes of an Arrow string array without nulls (``text_offsets``, ``text``; both empty: no sides),
+    read in the same pass as the codes of ``utf8_side_codes``. Rows with an invalid price or amount (see
+    ``_valid``) are skipped and counted.
 
     Pauses of up to ``max_gap`` empty bars are filled with flat empty bars. ``capacity == 0`` (dense
     mode, unvetted rows): a longer pause returns ``JUMP``, and so does, before anything is allocated, a
@@ -78,6 +117,8 @@ def resample_kernel(ts, price, amount, side, side_slots, buy_slot, sell_slot, tf
     count = np.empty(nb, np.int64)
     opn, high, low, close, vol, quote, vwap, buy, sell = fields
     has_side = side.size > 0
+    has_text = text_offsets.size > 0 and text.size > 0
+    top = np.uint64(max(text.size - 1, 0))
     acc = np.zeros(side_slots)
 
     kb = -1  # bar number (since t0) of the last bar written
@@ -111,6 +152,8 @@ def resample_kernel(ts, price, amount, side, side_slots, buy_slot, sell_slot, tf
         acc[:] = 0.0
         if has_side:
             acc[side[i] + 1] = a
+        elif has_text:
+            acc[_text_code(text_offsets, text, top, np.uint64(i)) + 1] = a
         cnt = 1
         prev_t = t
         i += 1
@@ -135,6 +178,8 @@ def resample_kernel(ts, price, amount, side, side_slots, buy_slot, sell_slot, tf
             qv += p * a
             if has_side:
                 acc[np.uint64(side[u] + 1)] += a
+            elif has_text:
+                acc[np.uint64(_text_code(text_offsets, text, top, u) + 1)] += a
             cnt += 1
         starts[w] = end - tf
         opn[w] = o
@@ -159,6 +204,57 @@ def resample_kernel(ts, price, amount, side, side_slots, buy_slot, sell_slot, tf
             rejected += 1
             i += 1
     return OK, rejected, starts[:w], fields[:, :w], count[:w]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def utf8_side_codes(offsets, data, validity, bit_offset, codes):  # type: ignore[no-untyped-def]
+    """Side codes of an Arrow string array read from its buffers (see ``_text_code``); nulls are
+    ``UNKNOWN_SIDE``. pandas equivalent: ``np.select([s.eq("buy"), s.eq("sell")], [1, 0], 2)``.
+
+    ``offsets`` are the ``len(codes) + 1`` value offsets of the (possibly sliced) array into ``data``
+    (its UTF-8 bytes); ``validity`` is its null bitmap (empty: no nulls), whose bit ``bit_offset + i``
+    belongs to value ``i``. ``resample_kernel`` reads the same codes itself when nothing reorders or
+    filters the rows first; this pass serves the other cases.
+    """
+    n = codes.size
+    if data.size == 0:  # no bytes: every value is empty (or null)
+        codes[:] = UNKNOWN_SIDE
+        return
+    top = np.uint64(data.size - 1)
+    for i in range(n):
+        codes[i] = _text_code(offsets, data, top, np.uint64(i))
+    if validity.size > 0:
+        for i in range(n):
+            bit = bit_offset + i
+            if not (validity[bit >> 3] >> (bit & 7)) & 1:
+                codes[i] = UNKNOWN_SIDE
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def identity_slots(refs, limit, slots):  # type: ignore[no-untyped-def]
+    """Group equal machine words (the object pointers of a numpy object array): ``slots[i]`` is the
+    number of the distinct value ``refs[i]`` in first-seen order. Returns the row of each distinct
+    value's first occurrence, or ``None`` (``slots`` half written) as soon as more than ``limit``
+    distinct values show up. pandas equivalent: ``pd.factorize(refs)`` for inputs with few uniques.
+    """
+    seen = np.zeros(limit, np.uint64)
+    first = np.empty(limit, np.int64)
+    m = 0
+    for i in range(refs.size):
+        r = refs[i]
+        slot = -1
+        for j in range(m):  # no early exit: a conditional move instead of a mispredicted branch
+            if seen[j] == r:
+                slot = j
+        if slot < 0:
+            if m == limit:
+                return first[:0].copy()
+            seen[m] = r
+            first[m] = i
+            slot = m
+            m += 1
+        slots[i] = slot
+    return first[:m].copy()
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -43,14 +43,17 @@ than the open bar, already closed) are dropped and counted in ``late``; more tha
 they are time jumps. With a ``Rejections`` counter (the session's, through ``BarMaker``) both are
 counted by reason: ``TimeJump`` and ``LateTrade``.
 
-Speed: ``resample_trades`` is one compiled pass (several hundred million trades/s). A ``side`` column
-of Python strings (ccxt's "buy"/"sell") costs two numpy object comparisons on top (~20 ns a trade);
-a categorical ``side`` costs nothing extra.
+Speed: ``resample_trades`` is one compiled pass (several hundred million trades/s) over zero-copy views
+of the columns. A pyarrow-backed ``side`` (pandas 3's ``str``) is read from its Arrow buffers inside that
+pass (~2.5 ns a trade); Python-object sides are grouped by identity (ccxt's shared literals: ~2 ns a
+trade) and only compared as strings when there are many distinct objects (~30 ns a trade); a
+categorical ``side`` costs nothing extra.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -232,34 +235,170 @@ def _numbers(col: pd.Series, name: str) -> np.ndarray:
         raise InvalidValue(f"trade column {name!r} is not numeric ({col.dtype}): {error}") from None
 
 
-def _sides(col: pd.Series) -> tuple[np.ndarray, tuple[int, int, int]]:
-    """Side column -> (integer codes >= -1, (accumulator slots, buy slot, sell slot))."""
+class _Sides(NamedTuple):
+    """A side column ready for ``resample_kernel``: integer codes >= -1 (empty: none) with their
+    accumulator slots, or (``text``) the offsets and UTF-8 bytes of Arrow strings that the kernel reads
+    itself, coded as ``_STR_SIDES``."""
+
+    codes: np.ndarray
+    slots: tuple[int, int, int]
+    text: tuple[np.ndarray, np.ndarray] | None = None
+
+    def as_codes(self) -> _Sides:
+        """The same sides as codes (to filter or reorder rows)."""
+        if self.text is None:
+            return self
+        from .bar_kernel import utf8_side_codes
+
+        offsets, data = self.text
+        codes = np.empty(offsets.size - 1, np.int8)
+        utf8_side_codes(offsets, data, _NO_BITS, 0, codes)
+        return _Sides(codes, self.slots)
+
+    def take(self, rows: np.ndarray) -> _Sides:
+        """The sides of ``rows`` (a boolean mask or row numbers)."""
+        sides = self.as_codes()
+        return _Sides(sides.codes[rows] if sides.codes.size else sides.codes, sides.slots)
+
+    def kernel_args(self) -> tuple[object, ...]:
+        """``side, text_offsets, text, side_slots, buy_slot, sell_slot`` of ``resample_kernel``."""
+        offsets, data = self.text if self.text is not None else (_NO_OFFSETS, _NO_BITS)
+        return (self.codes, offsets, data, *self.slots)
+
+
+_NO_SIDES_COLUMN = _Sides(np.zeros(0, np.int8), _NO_SIDES)
+
+
+def _sides(col: pd.Series) -> _Sides:
+    """Side column -> codes and slots for ``resample_kernel`` (see ``_Sides``)."""
     dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        categories = list(dtype.categories)
-        unused = len(categories) + 1  # a slot no code reaches: stays 0
-        buy = categories.index("buy") + 1 if "buy" in categories else unused
-        sell = categories.index("sell") + 1 if "sell" in categories else unused
-        return col.cat.codes.to_numpy(), (unused + 1, buy, sell)
+        return _Sides(col.cat.codes.to_numpy(), _category_slots(list(dtype.categories)))
     if dtype == np.bool_:
-        return col.to_numpy(dtype=np.bool_).view(np.int8), _BOOL_SIDES
+        return _Sides(col.to_numpy(dtype=np.bool_).view(np.int8), _BOOL_SIDES)
     if pd.api.types.is_bool_dtype(dtype):  # nullable (boolean, bool[pyarrow]): a missing side is unknown
         missing = col.isna().to_numpy(dtype=np.bool_)
         buy = col.to_numpy(dtype=np.bool_, na_value=False)
-        return buy.view(np.int8) | (missing.view(np.int8) << 1), _STR_SIDES
-    if isinstance(dtype, pd.StringDtype) or (
-        isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype)
-    ):  # compared in pandas' string engine (pyarrow: ~6 ns a value)
-        buy = col.eq("buy").to_numpy(dtype=np.bool_, na_value=False)
-        other = ~(buy | col.eq("sell").to_numpy(dtype=np.bool_, na_value=False))
-        return buy.view(np.int8) | (other.view(np.int8) << 1), _STR_SIDES
+        return _Sides(buy.view(np.int8) | (missing.view(np.int8) << 1), _STR_SIDES)
+    if isinstance(dtype, (pd.StringDtype, pd.ArrowDtype)):
+        sides = _arrow_text_sides(col)
+        if sides is not None:
+            return sides
+    if isinstance(dtype, pd.StringDtype):
+        return _object_sides(col.to_numpy(dtype=object, na_value=None))
     if dtype.kind == "O":
-        values = col.to_numpy(dtype=object)
+        return _object_sides(col.to_numpy(dtype=object))
+    raise InvalidValue(f"trade column 'side' must hold 'buy'/'sell' strings, a categorical or bools: {dtype}")
+
+
+def _category_slots(categories: list[object]) -> tuple[int, int, int]:
+    """Accumulator slots of category codes: code ``c`` adds to slot ``c + 1``; a side without a category
+    reads a slot that no code reaches (it stays 0)."""
+    unused = len(categories) + 1
+    buy = categories.index("buy") + 1 if "buy" in categories else unused
+    sell = categories.index("sell") + 1 if "sell" in categories else unused
+    return unused + 1, buy, sell
+
+
+def _arrow_text_sides(col: pd.Series) -> _Sides | None:
+    """The sides of a pyarrow-backed string column (pandas 3's ``str``, ``string[pyarrow]``, ``ArrowDtype``
+    strings) straight from its buffers, no string comparison: one chunk without nulls is handed to the
+    kernel as is (no copy); otherwise each chunk is coded by ``utf8_side_codes``. None when the column
+    is not Arrow text (``string[python]``, other Arrow types)."""
+    to_arrow = getattr(col.array, "__arrow_array__", None)
+    if to_arrow is None:
+        return None
+    import pyarrow as pa
+
+    chunked = to_arrow()
+    if isinstance(chunked, pa.Array):
+        chunked = pa.chunked_array([chunked])
+    if pa.types.is_string_view(chunked.type):
+        chunked = chunked.cast(pa.large_string())
+    if not (pa.types.is_large_string(chunked.type) or pa.types.is_string(chunked.type)):
+        return None
+    buffers = [_utf8_buffers(chunk) for chunk in chunked.chunks if len(chunk)]
+    if len(buffers) == 1 and buffers[0][2] is None:
+        offsets, data, _, _ = buffers[0]
+        return _Sides(_NO_CODES, _STR_SIDES, (offsets, data))
+    from .bar_kernel import utf8_side_codes
+
+    codes = np.empty(len(col), np.int8)
+    start = 0
+    for offsets, data, validity, bit_offset in buffers:
+        n = offsets.size - 1
+        utf8_side_codes(offsets, data, _NO_BITS if validity is None else validity, bit_offset, codes[start:])
+        start += n
+    return _Sides(codes, _STR_SIDES)
+
+
+def _utf8_buffers(chunk: object) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+    """(value offsets, UTF-8 bytes, null bitmap or None, bit offset) of a non-empty Arrow string array,
+    as numpy views of its buffers."""
+    import pyarrow as pa
+
+    assert isinstance(chunk, pa.Array)
+    validity, offsets, data = chunk.buffers()
+    first, n = chunk.offset, len(chunk)
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    ends = np.frombuffer(offsets, width, count=first + n + 1)[first:]
+    text = np.frombuffer(data, np.uint8) if data is not None else _NO_BITS
+    bits = np.frombuffer(validity, np.uint8) if validity is not None and chunk.null_count else None
+    return ends, text, bits, first
+
+
+_NO_BITS = np.zeros(0, np.uint8)
+_NO_CODES = np.zeros(0, np.int8)
+_NO_OFFSETS = np.zeros(0, np.int64)
+_DISTINCT_OBJECTS = 8  # more distinct side objects than this: compared as strings instead
+
+
+def _object_sides(values: np.ndarray) -> _Sides:
+    """Sides held as Python objects. ccxt gives most exchanges' sides as two shared string literals, so
+    the rows are grouped by object identity first (one compiled pass over the pointers) and only the
+    few distinct objects are compared; columns of many distinct objects (parsed JSON) are compared row by
+    row."""
+    from .bar_kernel import identity_slots
+
+    values = np.ascontiguousarray(values)
+    slots = np.empty(values.size, np.int8)
+    first = identity_slots(_object_pointers(values), _DISTINCT_OBJECTS, slots)
+    if first.size == 0:
+        return _Sides(_compared_sides(values), _STR_SIDES)
+    codes = _compared_sides(values[first])
+    buy_slots = np.flatnonzero(codes == 1)
+    sell_slots = np.flatnonzero(codes == 0)
+    if buy_slots.size <= 1 and sell_slots.size <= 1:  # the slots are the codes of a categorical
+        unused = first.size + 1
+        buy = int(buy_slots[0]) + 1 if buy_slots.size else unused
+        sell = int(sell_slots[0]) + 1 if sell_slots.size else unused
+        return _Sides(slots, (unused + 1, buy, sell))
+    return _Sides(codes[slots], _STR_SIDES)  # equal strings in distinct objects: recoded
+
+
+def _object_pointers(values: np.ndarray) -> np.ndarray:
+    """The object pointers of a C-contiguous object array as an unsigned integer view (no copy). Valid
+    while ``values`` lives; only compared, never followed."""
+    import ctypes
+
+    words = (ctypes.c_size_t * values.size).from_address(values.ctypes.data)
+    return np.ctypeslib.as_array(words).view(np.uint64)
+
+
+def _compared_sides(values: np.ndarray) -> np.ndarray:
+    """Side codes (``_STR_SIDES``) of Python objects: 1 for "buy", 0 for "sell", 2 for anything else."""
+    try:
         buy = np.equal(values, "buy")
         other = np.not_equal(values, "sell", out=np.zeros(values.size, np.bool_), where=~buy)
-        codes = buy.view(np.int8) | (other.view(np.int8) << 1)
-        return codes, _STR_SIDES
-    raise InvalidValue(f"trade column 'side' must hold 'buy'/'sell' strings, a categorical or bools: {dtype}")
+    except TypeError:  # an object that refuses comparison to a string (pd.NA): classified one by one
+        return np.fromiter(map(_side_code, values), dtype=np.int8, count=values.size)
+    return buy.view(np.int8) | (other.view(np.int8) << 1)
+
+
+def _side_code(value: object) -> int:
+    if isinstance(value, str):
+        return 1 if value == "buy" else 0 if value == "sell" else 2
+    return 2
 
 
 def resample_trades(
@@ -302,32 +441,30 @@ def resample_trades(
     price = _numbers(trades["price"], "price")
     amount = _numbers(trades["amount"], "amount")
     has_side = "side" in trades.columns and len(trades) > 0
-    side, slots = _sides(trades["side"]) if has_side else (np.zeros(0, np.int8), _NO_SIDES)
+    sides = _sides(trades["side"]) if has_side else _NO_SIDES_COLUMN
     invalid = 0
     if ts_valid is not None:
         invalid = int(ts.size - np.count_nonzero(ts_valid))
         ts, price, amount = ts[ts_valid], price[ts_valid], amount[ts_valid]
-        if has_side:
-            side = side[ts_valid]
+        sides = sides.take(ts_valid)
     from .bar_kernel import JUMP, UNSORTED, resample_kernel  # numba loads on first batch use, not on import
 
     tf = tf_ns // per_unit
     origin = bar_origin_ns(timeframe) // per_unit
     jumped = 0
     try:
-        result = resample_kernel(ts, price, amount, side, *slots, tf, origin, gap, 0)
+        result = resample_kernel(ts, price, amount, *sides.kernel_args(), tf, origin, gap, 0)
         if result[0] == UNSORTED:
             order = np.argsort(ts, kind="stable")
             ts, price, amount = ts[order], price[order], amount[order]
-            if has_side:
-                side = side[order]
-            result = resample_kernel(ts, price, amount, side, *slots, tf, origin, gap, 0)
+            sides = sides.take(order)
+            result = resample_kernel(ts, price, amount, *sides.kernel_args(), tf, origin, gap, 0)
         if result[0] == JUMP:
-            ts, price, amount, side, capacity, jumped, invalid_dropped = _vet_segments(
-                ts, price, amount, side, tf, origin, gap
+            ts, price, amount, sides, capacity, jumped, invalid_dropped = _vet_segments(
+                ts, price, amount, sides, tf, origin, gap
             )
             invalid += invalid_dropped
-            result = resample_kernel(ts, price, amount, side, *slots, tf, origin, gap, capacity)
+            result = resample_kernel(ts, price, amount, *sides.kernel_args(), tf, origin, gap, capacity)
     except MemoryError:
         raise TimeJump(
             f"resample_trades: the trades span too many {timeframe} bars to fill (max_gap={max_gap!r}); "
@@ -355,11 +492,11 @@ def _vet_segments(
     ts: np.ndarray,
     price: np.ndarray,
     amount: np.ndarray,
-    side: np.ndarray,
+    sides: _Sides,
     tf: int,
     origin: int,
     gap: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int, int]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Sides, int, int, int]:
     """Drop the segments of fewer than ``JUMP_CONFIRM`` trades (all but the largest when none is longer).
     Returns the kept rows (sorted), the bars they need, and the valid / invalid rows dropped."""
     from .bar_kernel import segments_kernel
@@ -368,8 +505,7 @@ def _vet_segments(
     if not ordered:
         order = np.argsort(ts, kind="stable")
         ts, price, amount = ts[order], price[order], amount[order]
-        if side.size:
-            side = side[order]
+        sides = sides.take(order)
         _, first_row, valid, first_bar, last_bar = segments_kernel(ts, price, amount, tf, origin, gap)
     keep = valid >= JUMP_CONFIRM
     if not keep.any():
@@ -379,7 +515,7 @@ def _vet_segments(
     invalid_dropped = int((rows - valid)[~keep].sum())
     capacity = int((last_bar - first_bar + 1)[keep].sum())
     if keep.all():
-        return ts, price, amount, side, capacity, 0, 0
+        return ts, price, amount, sides, capacity, 0, 0
     # the kept rows as slices: runs of adjacent kept segments (usually one or two)
     bounds = np.flatnonzero(np.diff(np.concatenate(([False], keep, [False])).astype(np.int8)))
     edges = np.append(first_row, ts.size)
@@ -392,7 +528,9 @@ def _vet_segments(
             return values[runs[0][0] : runs[0][1]]
         return np.concatenate([values[a:b] for a, b in runs])
 
-    return kept(ts), kept(price), kept(amount), kept(side), capacity, jumped, invalid_dropped
+    codes = sides.as_codes()
+    kept_sides = _Sides(kept(codes.codes), codes.slots)
+    return kept(ts), kept(price), kept(amount), kept_sides, capacity, jumped, invalid_dropped
 
 
 class BarBuilder:
