@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_ui.py refresh            # kernel time per refresh, 3 symbols, 4 Hz data
     .venv/bin/python bench/bench_ui.py refresh --kernel   # the same inside a real ipykernel (messages sent)
     .venv/bin/python bench/bench_ui.py memory --seconds 360 --speed 10   # 60 simulated minutes, RSS over time
-    .venv/bin/python bench/bench_ui.py browser            # first render cold / preheated, browser JS heap
+    .venv/bin/python bench/bench_ui.py browser --loads 5  # first render (add --preheat), browser JS heap
 
 ``refresh`` drives a seeded simulator on a simulated clock: 10 minutes of history first, then per refresh
 0.25 s of market events (what 4 Hz sees), then one ``MonitorApp.refresh()`` of the whole dashboard
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -22,7 +23,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_700_000_000_000_000_000
@@ -217,14 +220,19 @@ window.WebSocket = function (...args) {
 };
 window.WebSocket.prototype = NativeWebSocket.prototype;
 Object.assign(window.WebSocket, NativeWebSocket);
-new MutationObserver(() => {
+const drawnLines = () => [...document.querySelectorAll('.mdx-candles path.line')]
+  .filter((p) => (p.getAttribute('d') || '').includes('L')).length;
+const observer = new MutationObserver(() => {
   if (document.querySelector('.jupyter-widgets')) mark('first_widget');
   if (document.querySelector('.mdx-tile-value')) mark('tiles');
   if (!('candles' in window.__mdxMarks) && document.querySelector('.mdx-candles svg .stick_body')) {
     mark('candles');
     requestAnimationFrame(() => setTimeout(() => mark('candles_painted'), 0));
   }
-}).observe(document, {subtree: true, childList: true});
+  if (!('lines' in window.__mdxMarks) && drawnLines() >= 5) mark('lines');  // Bollinger x3, EMA, VWAP
+  if ('lines' in window.__mdxMarks && 'candles' in window.__mdxMarks) observer.disconnect();
+});
+observer.observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['d']});
 """
 RENDER_MARKS_READ_JS = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
@@ -236,15 +244,26 @@ RENDER_MARKS_READ_JS = """() => {
 }"""
 
 
-def browser_figures(preheat: bool, heap_seconds: float, speed: float, loads: int) -> dict[str, object]:
-    """Serve with Voilà, measure time to the first rendered tiles and candles; then the JS heap.
+def render_summary(
+    renders: list[float], in_page: list[float], steps: list[dict[str, float]]
+) -> dict[str, object]:
+    """Median and range of the loads' first renders, and the median ms of each step (what a README
+    sentence quotes)."""
 
-    ``first_render_s``: wall clock from ``page.goto`` until Playwright sees the candles' first stick.
-    ``first_render_page_s``: navigation start until the first frame after the candles were drawn, timed
-    in the page. ``render_steps_ms``: per load, ms from navigation start to the HTML's first byte (ttfb),
-    first paint (fcp), Voilà's JS loaded (load), kernel websocket open, first widget, tiles, candles."""
-    from playwright.sync_api import sync_playwright
+    def spread(values: list[float]) -> dict[str, float]:
+        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
+    names = [name for name in steps[0] if all(step.get(name) is not None for step in steps)]
+    return {
+        "first_render_s": spread(renders),
+        "first_render_page_s": spread(in_page),
+        "steps_median_ms": {name: round(statistics.median(s[name] for s in steps)) for name in names},
+    }
+
+
+@contextlib.contextmanager
+def monitor_server(preheat: bool, speed: float) -> Iterator[int]:
+    """``mdx monitor`` (``serve_monitor``) on a free port, stopped after the block; its port."""
     port = _free_port()
     env = {**os.environ, "MDX_SPEED": str(speed)}
     code = (
@@ -255,50 +274,81 @@ def browser_figures(preheat: bool, heap_seconds: float, speed: float, loads: int
     server = subprocess.Popen(
         [sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    result: dict[str, object] = {"preheat": preheat}
     try:
         _wait_port(port)
         if preheat:
             time.sleep(8)  # let the pool's kernel execute the notebook
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            renders, in_page, steps = [], [], []
-            for _ in range(loads):
-                page = browser.new_page(viewport={"width": 1440, "height": 960})
-                page.add_init_script(RENDER_MARKS_JS)
-                started = time.monotonic()
-                page.goto(f"http://localhost:{port}/")
-                page.wait_for_selector(".mdx-candles svg .stick_body", state="attached", timeout=30_000)
-                renders.append(round(time.monotonic() - started, 2))
-                page.wait_for_function("() => 'candles_painted' in window.__mdxMarks", timeout=30_000)
-                steps.append(page.evaluate(RENDER_MARKS_READ_JS))
-                in_page.append(round(steps[-1]["candles_painted"] / 1e3, 2))
-                if len(renders) < loads:
-                    page.close(run_before_unload=True)  # Voilà shuts that kernel down
-                    if preheat:
-                        time.sleep(8)  # the pool refills
-            result["first_render_s"] = renders
-            result["first_render_page_s"] = in_page
-            result["render_steps_ms"] = steps
-            heap = []
-            started = time.monotonic()
-            while time.monotonic() - started < heap_seconds:
-                page.wait_for_timeout(10_000)
-                used = page.evaluate("() => performance.memory.usedJSHeapSize")
-                nodes = page.evaluate("() => document.getElementsByTagName('*').length")
-                heap.append(
-                    {
-                        "t_s": round(time.monotonic() - started),
-                        "js_heap_mb": round(used / 2**20, 1),
-                        "dom": nodes,
-                    }
-                )
-                print(json.dumps(heap[-1]), flush=True)
-            result["heap"] = heap
-            browser.close()
+        yield port
     finally:
         server.terminate()
         server.wait(15)
+
+
+def first_render(browser: Any, port: int) -> tuple[float, dict[str, float]]:
+    """Open the monitor in a new browser context (a first visit: nothing cached) and wait for its
+    candles; the wall-clock seconds and the page's own marks (``RENDER_MARKS_READ_JS``)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 960})
+    page = context.new_page()
+    page.add_init_script(RENDER_MARKS_JS)
+    started = time.monotonic()
+    page.goto(f"http://localhost:{port}/")
+    page.wait_for_selector(".mdx-candles svg .stick_body", state="attached", timeout=30_000)
+    wall = round(time.monotonic() - started, 2)
+    page.wait_for_function(
+        "() => 'candles_painted' in window.__mdxMarks && 'lines' in window.__mdxMarks", timeout=30_000
+    )
+    marks = page.evaluate(RENDER_MARKS_READ_JS)
+    context.close()
+    return wall, marks
+
+
+def heap_figures(browser: Any, port: int, seconds: float) -> list[dict[str, float]]:
+    """The page's JS heap and DOM size every 10 s for ``seconds``."""
+    page = browser.new_page(viewport={"width": 1440, "height": 960})
+    page.goto(f"http://localhost:{port}/")
+    heap = []
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        page.wait_for_timeout(10_000)
+        used = page.evaluate("() => performance.memory.usedJSHeapSize")
+        nodes = page.evaluate("() => document.getElementsByTagName('*').length")
+        elapsed = round(time.monotonic() - started)
+        heap.append({"t_s": elapsed, "js_heap_mb": round(used / 2**20, 1), "dom": nodes})
+        print(json.dumps(heap[-1]), flush=True)
+    return heap
+
+
+def browser_figures(preheat: bool, heap_seconds: float, speed: float, loads: int) -> dict[str, object]:
+    """Time the first render of the monitor ``loads`` times, then (with ``heap_seconds``) the JS heap.
+
+    Each load gets its own server (so no other kernel runs beside it: the kernels of earlier pages would
+    stay up to their cull window) and a new browser context (a newcomer's first visit: Voila's 3.3 MB of
+    JS not cached). With ``preheat`` the server's pool kernel has run the notebook before the page opens.
+    ``first_render_s``: wall clock from ``page.goto`` until Playwright sees the candles' first stick.
+    ``first_render_page_s``: navigation start until the first frame after the candles were drawn, timed
+    in the page. ``render_steps_ms``: per load, ms from navigation start to the HTML's first byte (ttfb),
+    the whole HTML (html_done: Voila sends it once the notebook has run), first paint (fcp), Voila's JS
+    loaded (load), kernel websocket open, first widget, tiles, candles, the five indicator lines drawn."""
+    from playwright.sync_api import sync_playwright
+
+    result: dict[str, object] = {"preheat": preheat}
+    renders, in_page, steps = [], [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for _ in range(loads):
+            with monitor_server(preheat, speed) as port:
+                wall, marks = first_render(browser, port)
+            renders.append(wall)
+            steps.append(marks)
+            in_page.append(round(marks["candles_painted"] / 1e3, 2))
+        result["first_render_s"] = renders
+        result["first_render_page_s"] = in_page
+        result["render_steps_ms"] = steps
+        result["summary"] = render_summary(renders, in_page, steps)
+        if heap_seconds > 0:
+            with monitor_server(preheat, speed) as port:
+                result["heap"] = heap_figures(browser, port, heap_seconds)
+        browser.close()
     return result
 
 

@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "UnknownSymbol": "mdx.errors",
     "TimeJump": "mdx.errors",
     "StaleSnapshot": "mdx.errors",
+    "StoreError": "mdx.errors",
     "Credentials": "mdx.config",
     # engine
     "Clock": "mdx.clock",
@@ -127,6 +128,14 @@ _EXPORTS: dict[str, str] = {
     "half_life": "mdx.analytics.pairs",
     "cointegration": "mdx.analytics.pairs",
     "correlation_matrix": "mdx.analytics.pairs",
+    "confluence": "mdx.analytics.confluence",
+    "ConfluenceScore": "mdx.analytics.confluence",
+    "ConfluenceParams": "mdx.analytics.confluence",
+    "consensus": "mdx.analytics.consensus",
+    "MultiTimeframeConsensus": "mdx.analytics.consensus",
+    "Confluence": "mdx.analytics.live",
+    "Consensus": "mdx.analytics.live",
+    "ConfluenceMaker": "mdx.analytics.live",
     "read_coinbase_candles": "mdx.io.candles",
     # alerts
     "Alert": "mdx.alerts",
@@ -145,6 +154,9 @@ _EXPORTS: dict[str, str] = {
     # the live monitor
     "MonitorApp": "mdx.ui",
     "serve_monitor": "mdx.serve",
+    # storage
+    "Store": "mdx.store",
+    "StoreWriter": "mdx.store",
     # sources and files
     "make_source": "mdx.sources",
     "make_sources": "mdx.sources",

@@ -1,5 +1,10 @@
 """The ``mdx`` command: monitor, record, replay.
 
+``--db PATH`` (monitor, record) stores what the session sees in the SQLite store at PATH (``mdx.Store``):
+trades, closed bars, book tops and alerts. ``mdx record --db`` stores while it records (``--out`` is then
+optional); ``mdx monitor --db`` opens the store first (a file that is not an mdx store is refused
+before Voilà starts) and hands its absolute path to the kernels as ``MDX_DB``.
+
 Arguments are checked before any work starts: a bad option value is an argparse error (usage, one line,
 exit 2), and an ``MdxError`` from a command (an unknown exchange, a missing or unreadable file) is one line
 ``mdx COMMAND: message`` on stderr with exit 2. ``mdx replay`` fails the same way when a file yields no
@@ -16,9 +21,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from .config import DEFAULT_HISTORY, DEFAULT_SYMBOLS, Credentials, Settings, history_ns
-from .errors import MdxError
+from .errors import ConfigError, MdxError
 from .serve import DEFAULT_CULL_AFTER, DEFAULT_MAX_KERNELS
 
 EPILOG = """\
@@ -32,6 +38,7 @@ examples:
   mdx monitor                                  serve the live dashboard on http://localhost:8866
   mdx monitor --source replay:../shared/data/binance-spot-l2-trades/btcusdt_20240808.gz --symbols BTC/USDT
   mdx record --seconds 60 --out sim.mdx.jsonl.gz   record 60 s of simulated market data
+  mdx record --seconds 60 --db market.db           store 60 s of trades, bars and book tops
   mdx replay sim.mdx.jsonl.gz --timeframe 1m       replay a recording or capture and summarize it
 """
 
@@ -83,6 +90,17 @@ def _duration(value: str) -> str:
     except MdxError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return value
+
+
+def _db_path(value: str) -> Path:
+    """An argparse type: the store's path, absolute (the monitor's kernels run in another folder)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("the store's path is empty")
+    return Path(value).expanduser().resolve()
+
+
+def _add_db_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--db", type=_db_path, default=None, metavar="PATH", help=what)
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -147,15 +165,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="viewers served at once; one more is told it is full, HTTP 503 "
         f"(default: {DEFAULT_MAX_KERNELS})",
     )
+    _add_db_option(monitor, "store trades, closed bars, book tops and alerts in this SQLite file")
 
     record = commands.add_parser("record", help="record normalized events from a source to a file")
     _add_source_options(record)
     record.add_argument(
         "--out",
-        required=True,
         type=_recording_path,
-        help="output file: NAME.mdx.jsonl.gz (or NAME.mdx.jsonl, not compressed) in an existing folder",
+        help="output file: NAME.mdx.jsonl.gz (or NAME.mdx.jsonl, not compressed) in an existing folder "
+        "(required unless --db is given)",
     )
+    _add_db_option(record, "also store trades, closed bars and book tops in this SQLite file")
     record.add_argument(
         "--seconds",
         type=_positive(finite=True),
@@ -186,6 +206,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         speed=args.speed,
         seed=args.seed,
         history=getattr(args, "history", DEFAULT_HISTORY),
+        db=str(args.db or ""),
     )
     if settings.live_exchanges:
         settings = replace(settings, credentials=Credentials.from_env())
@@ -194,6 +215,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     from .serve import serve_monitor
+
+    if args.db is not None:
+        _open_store(args.db).close()  # created or migrated now: a bad file fails here, not in every kernel
 
     return serve_monitor(
         _settings(args),
@@ -205,12 +229,22 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     )
 
 
+def _open_store(path: Path) -> Any:
+    from .store import Store
+
+    return Store(path)
+
+
 def cmd_record(args: argparse.Namespace) -> int:
     import asyncio
 
     from .io.recorder import record_offline, record_stream
     from .sources import OfflineSource, make_source
 
+    if args.db is not None:
+        return _record_to_store(args)
+    if args.out is None:
+        raise ConfigError("give --out FILE (a recording), --db PATH (a store), or both")
     source = make_source(_settings(args))
     if isinstance(source, OfflineSource) and not args.realtime:
         result = record_offline(source, args.out, seconds=args.seconds)
@@ -223,6 +257,86 @@ def cmd_record(args: argparse.Namespace) -> int:
         f"rejected {result.rejections.total} {dict(result.rejections.by_reason)}"
     )
     return 0
+
+
+class _Tee:
+    """Each event of a source: into the recording (as ``mdx.io.recorder`` writes it) and through a session
+    that stores it."""
+
+    def __init__(self, session: Any, recording: Any) -> None:
+        self.session, self.recording, self.events = session, recording, 0
+
+    def take(self, event: Any) -> None:
+        if self.recording is not None:
+            self.recording.write(event)
+        self.session.process(event)
+        self.events += 1
+
+
+def _record_to_store(args: argparse.Namespace) -> int:
+    """``mdx record --db``: the source's events through a session writing to the store (and to the
+    recording when ``--out`` is given): the first ``--seconds`` of event time of an offline source, as
+    fast as it reads, else ``--seconds`` of wall-clock time."""
+    import asyncio
+    import contextlib
+
+    from .clock import SimulatedClock
+    from .io.recording import RecordingWriter
+    from .session import Session
+    from .sources import OfflineSource, make_source
+
+    settings = _settings(args)
+    store = _open_store(args.db)
+    source = make_source(settings)
+    offline = isinstance(source, OfflineSource) and not args.realtime
+    clock = SimulatedClock() if offline else None
+    session = Session(source, timeframes=settings.timeframes, clock=clock, store=store)
+    with contextlib.ExitStack() as stack:
+        recording = None
+        if args.out is not None:
+            recording = stack.enter_context(RecordingWriter(args.out, meta={"source": source.name}))
+        tee = _Tee(session, recording)
+        if offline:
+            _take_offline(source, tee, args.seconds)
+            span = "of event time"
+        else:
+            asyncio.run(_take_stream(source, tee, args.seconds, args.speed))
+            span = "of wall-clock time"
+    writer = session.store_writer
+    writer.close()
+    stats = writer.stats()
+    tables = ", ".join(f"{table} {n}" for table, n in sorted(stats.stored.items())) or "nothing new"
+    into = f" to {args.out} and" if args.out is not None else ""
+    print(
+        f"recorded {tee.events} events ({args.seconds:g} s {span}){into} to the store {store.path}: "
+        f"stored {tables}; already there {sum(stats.duplicates.values())}; "
+        f"rejected {session.rejections.total} {dict(session.rejections.by_reason)}"
+    )
+    return 0
+
+
+def _take_offline(source: Any, tee: _Tee, seconds: float) -> None:
+    end_ns: int | None = None
+    for event in source.iter_events(tee.session.rejections):
+        if end_ns is None:
+            end_ns = event.ts_event + int(seconds * 1e9)
+        if event.ts_event > end_ns:
+            break
+        tee.take(event)
+
+
+async def _take_stream(source: Any, tee: _Tee, seconds: float, speed: float) -> None:
+    import asyncio
+    import contextlib
+
+    from .sources.base import open_stream
+
+    stream = open_stream(source, tee.session.clock, tee.session.rejections, speed)
+    async with contextlib.aclosing(stream):
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                async for event in stream:
+                    tee.take(event)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

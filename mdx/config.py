@@ -5,7 +5,8 @@ Environment (what ``mdx monitor`` passes to the Voilà kernels):
 side by side: ``sim+replay:PATH``), ``MDX_EXCHANGE``,
 ``MDX_SYMBOLS`` (comma-separated unified symbols), ``MDX_TIMEFRAMES``, ``MDX_SPEED``, ``MDX_SEED``,
 ``MDX_HISTORY`` (how far back the charts start: ``6h`` by default, ``0`` for none; see ``history_ns``),
-``MDX_DB``, ``MDX_REDIS_URL`` (both read and carried, not used yet: the storage work will use them).
+``MDX_DB`` (the SQLite store a session writes to; see ``db_path``), ``MDX_REDIS_URL`` (read and
+carried, not used yet).
 
 Exchange credentials (only live sources use them; public market data needs none), as ccxt options
 (``apiKey``, ``secret``, ``password``, ...; see ``CREDENTIAL_KEYS``), for each exchange from the first of:
@@ -19,6 +20,12 @@ Exchange credentials (only live sources use them; public market data needs none)
    It must be readable by its owner only (``chmod 600``): a file other users can read or write is refused;
 3. ``MDX_API_KEY``, ``MDX_SECRET``, ``MDX_PASSWORD``, ...: only when the settings stream from exactly one
    live exchange (with several, they are ambiguous: name the exchange).
+
+Other ccxt options of an exchange (not secret: where it is, timeouts, ...) come from
+``MDX_<EXCHANGE>_CCXT_OPTIONS``, a JSON object handed to the ccxt constructor as is, e.g. to point it at
+another address (``{"urls": {"api": {"public": "http://127.0.0.1:8080/api/v3", ...}}}``: a loopback fake
+exchange, a proxy, a mirror) or to change a timeout (``{"timeout": 5000}``). See ``parse_ccxt_options``:
+anything but a JSON object is an error, and so is a credential in it (those have the variables above).
 
 Each takes the whole set from one place; keys are never mixed across them. ``Settings.from_env`` reads
 them; ``Settings(...)`` built by hand has none unless given ``credentials=`` (``Credentials.from_env()``,
@@ -38,6 +45,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from .errors import ConfigError
@@ -75,6 +83,17 @@ def history_ns(value: str | timedelta | int | None) -> int:
     if ns < 0:
         raise ConfigError(f"history must not be negative, got {value!r}")
     return ns
+
+
+def db_path(value: str | os.PathLike[str] = "", environ: Mapping[str, str] | None = None) -> Path:
+    """Where the SQLite store lives: ``value`` (``--db``, ``Settings.db``), else ``MDX_DB``, else
+    ``$XDG_DATA_HOME/mdx/mdx.db`` (``~/.local/share/mdx/mdx.db`` without it). ``~`` is expanded."""
+    env = os.environ if environ is None else environ
+    chosen = os.fspath(value) or env.get("MDX_DB", "")
+    if chosen:
+        return Path(chosen).expanduser()
+    data_home = env.get("XDG_DATA_HOME", "") or str(Path.home() / ".local" / "share")
+    return Path(data_home).expanduser() / "mdx" / "mdx.db"
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -247,6 +266,77 @@ def read_credentials_file(path: str | os.PathLike[str]) -> dict[str, dict[str, s
     }
 
 
+_ENV_CCXT_OPTIONS = re.compile(r"MDX_([A-Z0-9]+)_CCXT_OPTIONS")
+
+CcxtOptions = Mapping[str, Mapping[str, Any]]  # exchange id -> ccxt constructor options
+
+
+def ccxt_options_var(exchange_id: str) -> str:
+    """The variable holding ``exchange_id``'s ccxt options: ``MDX_BINANCE_CCXT_OPTIONS``."""
+    return f"MDX_{exchange_id.upper()}_CCXT_OPTIONS"
+
+
+def parse_ccxt_options(name: str, text: str) -> dict[str, Any]:
+    """The ccxt options in ``text``, the value of the variable ``name``: a JSON object such as
+    ``{"urls": {"api": {...}}}`` or ``{"timeout": 5000}``. ``ConfigError`` naming the variable for bad JSON,
+    anything but an object, or a credential key in it. Errors never quote the value and chain nothing
+    (a ``JSONDecodeError`` keeps the whole text, in case someone pasted a key into it)."""
+    problem = ""
+    data: Any = None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        problem = f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+    if problem:
+        raise ConfigError(f"{name} {problem}; expected a JSON object of ccxt options")
+    return check_ccxt_options(name, data)
+
+
+def check_ccxt_options(where: str, options: Any) -> dict[str, Any]:
+    """``options`` as a fresh plain dict of JSON values (so it survives ``to_env``), after checking it is
+    a mapping with string keys and no credential (``CREDENTIAL_KEYS``: those have their own variables)."""
+    if not isinstance(options, Mapping):
+        raise ConfigError(f"{where}: expected a JSON object of ccxt options, got {type(options).__name__}")
+    bad_keys = sorted(repr(key) for key in options if not isinstance(key, str))
+    if bad_keys:
+        raise ConfigError(f"{where}: ccxt option names must be strings, got {', '.join(bad_keys)}")
+    secret = sorted(key for key in options if key in CREDENTIAL_KEYS)
+    if secret:
+        raise ConfigError(
+            f"{where}: {', '.join(secret)} are credentials, not ccxt options to set here; use "
+            f"MDX_<EXCHANGE>_API_KEY / _SECRET / ... or {CREDENTIALS_FILE_VAR} (never printed)"
+        )
+    try:
+        plain: dict[str, Any] = json.loads(json.dumps(dict(options), allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{where}: ccxt options must be JSON values: {error}") from None
+    return plain
+
+
+def ccxt_options_from_env(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """``{exchange id: options}`` from every non-empty ``MDX_<EXCHANGE>_CCXT_OPTIONS`` of ``environ``."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, value in environ.items():
+        match = _ENV_CCXT_OPTIONS.fullmatch(name)
+        if match is not None and value.strip():
+            found[match.group(1).lower()] = parse_ccxt_options(name, value)
+    return found
+
+
+def _frozen_ccxt_options(options: CcxtOptions) -> CcxtOptions:
+    """Checked, copied and read-only (the settings cross threads; nobody may change them in place)."""
+    if not isinstance(options, Mapping):
+        raise ConfigError(f"ccxt_options: expected {{exchange id: options}}, got {type(options).__name__}")
+    return MappingProxyType(
+        {
+            str(exchange).lower(): MappingProxyType(
+                check_ccxt_options(f"ccxt options for {exchange!r}", value)
+            )
+            for exchange, value in options.items()
+        }
+    )
+
+
 class SecretEnv(dict[str, str]):
     """Environment variables, some of which hold secrets: its repr masks their values (a log line or a
     debugger showing it does not leak them). Otherwise a plain ``dict``."""
@@ -281,10 +371,14 @@ class Settings:
     db: str = ""
     redis_url: str = field(default="", repr=False)  # may hold a password: never printed
     credentials: Credentials = field(default=NO_CREDENTIALS, repr=False)  # never printed (see Credentials)
+    # exchange id -> more ccxt options (not secret: urls, hostname, timeout, ...); read-only once built
+    ccxt_options: CcxtOptions = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.credentials, Credentials):  # a plain {"binance": {...}} mapping
             object.__setattr__(self, "credentials", Credentials(self.credentials))
+        if not isinstance(self.ccxt_options, MappingProxyType):
+            object.__setattr__(self, "ccxt_options", _frozen_ccxt_options(self.ccxt_options))
         if not self.symbols:
             raise ConfigError("no symbols configured")
         for tf in self.timeframes:
@@ -332,6 +426,12 @@ class Settings:
             )
         return self.credentials.default
 
+    def ccxt_config(self, exchange_id: str) -> dict[str, Any]:
+        """Everything a live source hands the ccxt constructor of ``exchange_id``: its ccxt options
+        (``MDX_<EXCHANGE>_CCXT_OPTIONS``, a fresh copy) with its credentials (``exchange_options``) on top."""
+        options = self.ccxt_options.get(exchange_id.lower(), {})
+        return {**json.loads(json.dumps(dict(options))), **self.exchange_options(exchange_id)}
+
     def iter_credentials(self) -> Iterator[tuple[str, dict[str, str]]]:
         """(exchange id, options) for each live exchange of these settings that has credentials."""
         for exchange_id in self.live_exchanges:
@@ -357,6 +457,8 @@ class Settings:
         )
         if self.redis_url:
             env["MDX_REDIS_URL"] = self.redis_url
+        for exchange_id, options in self.ccxt_options.items():
+            env[ccxt_options_var(exchange_id)] = json.dumps(dict(options), sort_keys=True)
         for exchange_id, options in self.iter_credentials():
             for key, value in options.items():
                 env[f"MDX_{exchange_id.upper()}_{CREDENTIAL_KEYS[key]}"] = value
@@ -377,6 +479,7 @@ class Settings:
                 db=env.get("MDX_DB", ""),
                 redis_url=env.get("MDX_REDIS_URL", ""),
                 credentials=Credentials.from_env(env),
+                ccxt_options=ccxt_options_from_env(env),
             )
         except ConfigError:
             raise
@@ -388,9 +491,13 @@ __all__ = [
     "CREDENTIAL_KEYS",
     "DEFAULT_HISTORY",
     "DEFAULT_SYMBOLS",
+    "CcxtOptions",
     "Credentials",
     "SecretEnv",
     "Settings",
+    "ccxt_options_var",
+    "db_path",
     "history_ns",
+    "parse_ccxt_options",
     "read_credentials_file",
 ]

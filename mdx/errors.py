@@ -15,11 +15,13 @@ Every error mdx raises on purpose is an ``MdxError``. The tree::
     │       ├── BookOutOfSync       a delta arrived with a sequence gap or before any snapshot
     │       ├── CrossedBook         best bid >= best ask after an update
     │       └── StaleSnapshot       a snapshot older than the book (ignored, the book keeps its state)
-    └── SourceError                 a market-data source failed
-        ├── SourceUnavailable       network trouble; retryable with backoff
-        │   └── ExchangeUnreachable never reached: no network, DNS, refused, timed out (slow retry)
-        ├── ExchangeBlocked         the exchange refuses this region (HTTP 451): final
-        └── UnknownSymbol           the exchange does not list the symbol
+    ├── SourceError                 a market-data source failed
+    │   ├── SourceUnavailable       network trouble; retryable with backoff
+    │   │   └── ExchangeUnreachable never reached: no network, DNS, refused, timed out (slow retry)
+    │   ├── ExchangeBlocked         the exchange refuses this region (HTTP 451): final
+    │   └── UnknownSymbol           the exchange does not list the symbol
+    └── StoreError                  the store cannot be opened or written: not SQLite, corrupt, not an
+                                    mdx store, a newer schema (the file is left as it is)
 
 Pipelines never stop on a ``DataError``: they count it as a rejection (see ``mdx.stats.Rejections``)
 and keep going. Callers who want the strict behaviour use the functions that raise.
@@ -100,6 +102,10 @@ class UnknownSymbol(SourceError):
     """The exchange does not list this symbol."""
 
 
+class StoreError(MdxError):
+    """The SQLite store cannot be opened or written; the file at its path is never overwritten."""
+
+
 __all__ = [
     "BookError",
     "BookOutOfSync",
@@ -117,6 +123,7 @@ __all__ = [
     "SourceError",
     "SourceUnavailable",
     "StaleSnapshot",
+    "StoreError",
     "TimeJump",
     "UnknownSymbol",
 ]

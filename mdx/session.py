@@ -55,7 +55,7 @@ import time
 import traceback
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .cache import Cache, Key
 from .clock import Clock, LiveClock
@@ -67,6 +67,11 @@ from .market.consumers import BarMaker, BookKeeper, TradeGuard, check_history_ba
 from .sources.base import HistorySource, OfflineSource, Source, open_stream
 from .sources.merge import merge_by_recv
 from .stats import Rejections
+
+if TYPE_CHECKING:
+    from os import PathLike
+
+    from .store import Store, StoreWriter
 
 log = logging.getLogger("mdx.session")
 
@@ -103,7 +108,9 @@ class Session:
     ``book_view_interval_ms`` of event time per symbol. ``stale_after_s``: a source's status turns
     "stale" when no event arrived from it for that long. ``consumers`` run after the built-in ones.
     ``history_timeout_s``: how long a source's ``history`` may take (loop time) before the stream starts
-    without it.
+    without it. ``store``: an ``mdx.Store`` (or its path) the session persists trades, closed bars, book
+    tops and alerts to, through a ``StoreWriter`` wired after ``consumers`` (``store_writer``); the
+    bars of a source's history are stored as built by the exchange (``source="exchange"``).
     """
 
     def __init__(
@@ -120,6 +127,7 @@ class Session:
         hub: Hub | None = None,
         consumers: Iterable[Consumer] = (),
         history_timeout_s: float = 30.0,
+        store: Store | str | PathLike[str] | None = None,
     ) -> None:
         self.sources: tuple[Source, ...] = (
             tuple(sources) if isinstance(sources, Sequence) and not isinstance(sources, str) else (sources,)
@@ -140,6 +148,13 @@ class Session:
         self._routes: dict[type, Route] = {}
         for consumer in (TradeGuard(), self.book_keeper, self.bar_maker, *consumers):
             self.add(consumer)
+        self.store_writer: StoreWriter | None = None
+        if store is not None:
+            from .store import StoreWriter, open_store
+
+            self.store_writer = self.add(
+                StoreWriter(open_store(store), clock=self.clock, rejections=self.rejections)
+            )
         self.history_timeout_s = float(history_timeout_s)
         self.consumer_errors = 0
         self.history_loaded: dict[str, int] = {}  # history bars sent through the session, per source name
@@ -459,10 +474,16 @@ class Session:
                 continue
             previous[slot] = bar.ts_event
             if self.bar_maker.follow(bar):
-                self.emit(bar)
+                with self._history_bars():
+                    self.emit(bar)
                 sent += 1
         self.history_loaded[name] = self.history_loaded.get(name, 0) + sent
         return sent
+
+    def _history_bars(self) -> contextlib.AbstractContextManager[None]:
+        """While a source's own bars go through: the store keeps them as built by the exchange."""
+        writer = self.store_writer
+        return writer.bars_from("exchange") if writer is not None else contextlib.nullcontext()
 
     def run_until_done(self, *, max_events: int | None = None, until_ns: int | None = None) -> Session:
         """Process offline sources synchronously, merged by receive time, as fast as possible."""

@@ -1,18 +1,23 @@
 """The served dashboard in a real browser: ``mdx monitor --no-browser`` + headless Debian Chromium.
 
-Checks what a user sees: charts drawn (indicator lines too), axes with full UTC time labels and round
-prices, tiles ticking, symbol and timeframe pickers redrawing, a connected status line, every control on
-screen with a long replay source, an empty state (not made-up axes) when there is no data, no code or
-file tree exposed, and no console or page error from any of it. Timings (first render, symbol switch)
-are printed, never asserted: each step waits for its condition with a generous timeout (measured
-figures: bench/). Saves a screenshot under ``tests/artifacts/`` (``make screenshot`` refreshes the
-README's ``docs/monitor.png``). Skips locally when Chromium or Playwright is missing; fails when ``CI``
-is set.
+Checks what a user sees on every path the README gives a newcomer: the simulator (charts drawn, the
+indicator lines within 5 s of opening, axes with full UTC time labels and round prices, tiles ticking,
+symbol and timeframe pickers redrawing, a connected status line), a replay started with a path relative
+to the repository (``../shared/data/...``: connected, then done), and a live exchange that cannot be
+reached (pointed at an ``.invalid`` host through ``MDX_BINANCE_CCXT_OPTIONS``: reconnecting, saying it
+cannot reach it). On each, every control is on screen and no console or page error shows up; an empty
+state (not made-up axes) shows when there is no data, and no code or file tree is exposed. Timings
+(first render, symbol switch) are printed, never asserted: each step waits for its condition with a
+generous timeout, but for one requirement: the indicator lines within 5 s (measured figures: bench/).
+Saves screenshots under ``tests/artifacts/`` (``make screenshot`` points the simulator's at the README's
+``docs/monitor.png``; nothing else writes it). Skips locally when Chromium or Playwright is missing;
+fails when ``CI`` is set.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import re
@@ -26,6 +31,7 @@ from typing import Any
 import pytest
 
 from .conftest import SHARED_DATA, require
+from .fake_binance import ccxt_config_for
 from .voila_helpers import free_port, monitor_command, require_browser, serving
 from .voila_helpers import page as _page
 
@@ -36,6 +42,7 @@ SCREENSHOT = Path(os.environ.get("MDX_SCREENSHOT") or ARTIFACTS / "monitor.png")
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 PATIENCE_MS = 20_000  # a generous bound on any one step: it only fails a test that is stuck, never a slow one
+FIRST_LINES_MS = 5_000  # the simulator's history: indicator lines on the chart this soon after opening
 
 
 @pytest.fixture(scope="module")
@@ -49,15 +56,37 @@ def server() -> Iterator[int]:
 LONG_SOURCE_FILES = ("btcusdt_20240808.gz", "btcusdt_20240809.gz")
 
 
+REPLAY_SPEED = "40"  # eleven minutes of capture in about 17 s: the test sees it play, then end
+
+
 @pytest.fixture(scope="module")
 def replay_server() -> Iterator[tuple[int, str]]:
-    """The monitor on a replay of two captures named by absolute paths: a long source string."""
+    """The monitor on a replay of two captures named as a newcomer would from the repository's root
+    (``mdx monitor`` runs there): ``../shared/data/...``, relative paths, and a long source string.
+    Yields the port and the source with the paths made absolute (what the dashboard shows on hover)."""
     require_browser()
     folder = require(SHARED_DATA / "binance-spot-l2-trades", "the replay captures")
-    source = "replay:" + ",".join(str(require(folder / name)) for name in LONG_SOURCE_FILES)
+    files = [require(folder / name) for name in LONG_SOURCE_FILES]
+    relative = [os.path.relpath(path, ROOT) for path in files]
+    assert all(not os.path.isabs(path) for path in relative), relative
     port = free_port()
-    with serving(monitor_command(port, "--source", source), port):
-        yield port, source
+    command = monitor_command(port, "--source", "replay:" + ",".join(relative), "--speed", REPLAY_SPEED)
+    with serving(command, port):  # cwd: the repository's root
+        yield port, "replay:" + ",".join(str(path.resolve()) for path in files)
+
+
+# binance's REST and websocket urls on a name that never resolves (RFC 2606): no network needed, none used
+UNREACHABLE = ccxt_config_for("https://nonexistent.invalid", "wss://nonexistent.invalid/stream/ws")
+
+
+@pytest.fixture(scope="module")
+def unreachable_server() -> Iterator[int]:
+    """The monitor on a live exchange it cannot reach, pointed there by mdx's documented setting."""
+    require_browser()
+    env = {**os.environ, "MDX_BINANCE_CCXT_OPTIONS": json.dumps(UNREACHABLE)}
+    port = free_port()
+    with serving(monitor_command(port, "--source", "binance", "--symbols", "BTC/USDT"), port, env=env):
+        yield port
 
 
 ERROR_NOTEBOOK = """\
@@ -91,6 +120,34 @@ def _text(page: Any, selector: str) -> str:
     return str(page.inner_text(selector)).strip()
 
 
+# Installed before the page loads: every state the status line shows, in order (a state shown between two
+# polls of the test is not missed).
+RECORD_STATES_JS = """
+window.__mdxStates = [];
+new MutationObserver(() => {
+  const state = document.querySelector('.mdx-status .mdx-state')?.textContent;
+  const seen = window.__mdxStates;
+  if (state && seen[seen.length - 1] !== state) seen.push(state);
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+def _open(page: Any, url: str) -> float:
+    """Open ``url`` recording the status line's states; the monotonic time it was opened at."""
+    page.add_init_script(RECORD_STATES_JS)
+    started = time.monotonic()
+    page.goto(url, wait_until="commit")
+    return started
+
+
+def _states(page: Any) -> list[str]:
+    return list(page.evaluate("() => window.__mdxStates"))
+
+
+def _wait_for_state(page: Any, state: str, timeout_ms: float = PATIENCE_MS) -> None:
+    page.wait_for_function("(s) => window.__mdxStates.includes(s)", arg=state, timeout=timeout_ms)
+
+
 def _wait_until(page: Any, expression: str, arg: Any, timeout_ms: float) -> float:
     """Seconds until the JS ``expression`` (a function of ``arg``) is true, for printing; fails after
     ``timeout_ms`` (a generous bound, not a performance requirement)."""
@@ -119,6 +176,7 @@ OVERLAY_LINES = (
     "[...document.querySelectorAll('.mdx-candles path.line')]"
     ".filter(p => (p.getAttribute('d') || '').includes('L')).length"
 )
+WARMING = "document.querySelector('.mdx-candle-legend .mdx-warmup')"  # "EMA 20: 12/20 bars"
 HMS = re.compile(r"^\d\d:\d\d:\d\d$")
 HM = re.compile(r"^([A-Z][a-z]{2} \d\d )?\d\d:\d\d$")  # with the date when the axis crosses midnight UTC
 CONTROLS = (
@@ -168,23 +226,27 @@ def _is_round(labels: list[str]) -> bool:
 def test_dashboard_in_chromium(server: int) -> None:
     url = f"http://localhost:{server}/"
     with _page({"width": 1440, "height": 930}) as (page, errors):
-        started = time.monotonic()
-        page.goto(url, wait_until="commit")
+        started = _open(page, url)
         page.wait_for_selector(".mdx-tile-last", timeout=30_000)
         first_render = time.monotonic() - started
         print(f"first render (cold kernel): {first_render:.2f} s")
 
-        # the charts render: SVG marks present in every chart
-        page.wait_for_selector(".mdx-candles .stick_body", state="attached", timeout=PATIENCE_MS)
+        # the simulator's history is there from the start: candles and every indicator line (Bollinger's
+        # three rows, EMA, VWAP: non-empty paths, no "12/20 bars" warm-up) within 5 s of opening the page
+        left_ms = FIRST_LINES_MS - (time.monotonic() - started) * 1000
+        assert left_ms > 0, f"the page took {first_render:.2f} s to show its tiles"
+        page.wait_for_function(
+            f"() => ({OVERLAY_LINES}) >= 5 && {LEGEND}.includes('EMA 20') && !({WARMING})",
+            timeout=left_ms,
+            polling=25,
+        )
+        print(f"indicator lines drawn {time.monotonic() - started:.2f} s after opening")
+        assert page.locator(".mdx-candles .stick_body").count() > 20  # hours of history, not a few bars
+
+        # the other charts render: SVG marks present in each
         for chart in ("mdx-mid", "mdx-imbalance", "mdx-depth"):
             page.wait_for_selector(f".{chart} svg path.line", state="attached", timeout=PATIENCE_MS)
-        assert page.locator(".mdx-candles .stick_body").count() > 2
-
-        # the indicator lines appear once warmed up (the legend counts the bars until then)
-        took = _wait_until(
-            page, f"() => ({OVERLAY_LINES}) >= 5 && !{LEGEND}.includes('/20 bars')", None, PATIENCE_MS * 3
-        )
-        print(f"indicator lines drawn after {took:.2f} s")
+        _controls_on_screen(page, 1440, 930)
 
         # axes: full UTC times (not ':48'), nothing clipped at the edges, round prices, units
         assert _wait_for_time_labels(page, "mdx-candles", HMS)
@@ -200,12 +262,10 @@ def test_dashboard_in_chromium(server: int) -> None:
         assert any(label.endswith(" BTC") for label in depth), depth
         assert "msg/s total" in _text(page, ".mdx-status") and "UTC" in page.evaluate(f"() => {LEGEND}")
 
-        # the status line says connected
-        page.wait_for_function(
-            "() => document.querySelector('.mdx-status')?.textContent.includes('connected')",
-            timeout=PATIENCE_MS,
-        )
+        # the status line says connected, and never said anything worse
+        _wait_for_state(page, "connected")
         assert "connected" in _text(page, ".mdx-status")
+        assert set(_states(page)) <= {"idle", "connecting", "connected"}, _states(page)
 
         # last price and data age tick
         last = page.evaluate(TILE, "last")
@@ -267,6 +327,9 @@ def test_dashboard_in_chromium(server: int) -> None:
         _wait_until(
             page, f"() => {LEGEND}.includes('BTC/USDT') && {LEGEND}.includes('1s')", None, PATIENCE_MS
         )
+        # the whole dashboard in the picture, the log panel at the bottom too (the page scrolls inside)
+        bottom = page.evaluate("() => document.querySelector('.mdx-app').getBoundingClientRect().bottom")
+        page.set_viewport_size({"width": 1440, "height": max(930, math.ceil(bottom) + 24)})
         page.wait_for_timeout(5_000)
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
@@ -293,11 +356,14 @@ def _controls_on_screen(page: Any, width: int, height: int) -> None:
     assert cut == [], cut
 
 
-def test_every_control_stays_on_screen_with_a_long_replay_source(replay_server: tuple[int, str]) -> None:
+def test_a_replay_named_by_relative_paths_plays_then_ends_with_every_control_on_screen(
+    replay_server: tuple[int, str],
+) -> None:
     port, source = replay_server
     with _page({"width": 1440, "height": 930}) as (page, errors):
-        page.goto(f"http://localhost:{port}/", wait_until="commit")
+        _open(page, f"http://localhost:{port}/")
         page.wait_for_selector(".mdx-candles .stick_body", state="attached", timeout=60_000)
+        _wait_for_state(page, "connected")
         _controls_on_screen(page, 1440, 930)
         # a short label on screen, the full source on hover
         label = page.evaluate(
@@ -317,6 +383,46 @@ def test_every_control_stays_on_screen_with_a_long_replay_source(replay_server: 
         page.wait_for_timeout(2_000)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "monitor-replay.png"), full_page=True)
+
+        # the capture ends: "done", and the charts keep its last data
+        _wait_for_state(page, "done", timeout_ms=PATIENCE_MS * 6)
+        states = _states(page)
+        assert "error" not in states and "reconnecting" not in states, states
+        assert states.index("connected") < states.index("done") and states[-1] == "done", states
+        assert page.locator(".mdx-candles .stick_body").count() > 2
+        empty = page.evaluate(
+            "() => [...document.querySelectorAll('.mdx-chart-card.mdx-empty')].map(e => e.className)"
+        )
+        assert empty == [], empty
+        _controls_on_screen(page, 1440, 930)
+    assert errors == [], errors
+
+
+def test_an_unreachable_exchange_says_so_while_it_retries(unreachable_server: int) -> None:
+    with _page({"width": 1440, "height": 930}) as (page, errors):
+        _open(page, f"http://localhost:{unreachable_server}/")
+        page.wait_for_selector(".mdx-tile-last", timeout=60_000)
+        _wait_for_state(page, "reconnecting")
+        page.wait_for_function(
+            "() => document.querySelector('.mdx-status .mdx-reason')?.textContent.includes('cannot reach')",
+            timeout=PATIENCE_MS,
+        )
+        status = _text(page, ".mdx-status")
+        assert "reconnecting" in status and "attempt" in status, status
+        assert "cannot reach binance (no network or DNS?): nonexistent.invalid" in status, status
+        assert "try --source sim or a replay" in status, status
+        assert "connected" not in _states(page), _states(page)
+        # no data: each chart says it waits (the status line says why) instead of drawing made-up axes
+        notes = page.locator(".mdx-chart-card .mdx-chart-note")
+        assert notes.count() == 4
+        for note in notes.all():
+            assert note.is_visible() and note.inner_text() == "waiting for data…", note.inner_text()
+        for card in ("mdx-candles", "mdx-mid", "mdx-imbalance", "mdx-depth"):
+            assert _axes(page, card) == [], card
+        _controls_on_screen(page, 1440, 930)
+        page.wait_for_timeout(2_000)  # anything late (a view that fails, a bad path) shows up by now
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "monitor-unreachable.png"), full_page=True)
     assert errors == [], errors
 
 

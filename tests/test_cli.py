@@ -295,3 +295,45 @@ def test_monitor_gives_credentials_to_the_kernels_only_for_a_live_source(
     sim, live = (call["env"] for call in FakeVoila.calls)
     assert not {"MDX_BINANCE_API_KEY", "MDX_BINANCE_SECRET", "MDX_CREDENTIALS_FILE"} & set(sim)
     assert live["MDX_BINANCE_API_KEY"] == SECRET and live["MDX_BINANCE_SECRET"] == SECRET + "-s"
+
+
+# --- --db: the SQLite store ------------------------------------------------------------------------------
+
+
+def test_record_stores_into_a_database_once_and_alongside_a_recording(tmp_path: Path) -> None:
+    from mdx.store import Store
+
+    db, out = tmp_path / "market.db", tmp_path / "sim.mdx.jsonl.gz"
+    first = mdx("record", "--seconds", "5", "--symbols", "BTC/USDT", "--db", db, "--out", out)
+    assert first.returncode == 0, first.stderr
+    assert f"to the store {db}" in first.stdout and "stored bars" in first.stdout
+    counts = Store(db).counts()
+    assert counts["trades"] > 0 and counts["bars"] > 0 and counts["book_tops"] > 0
+    plain = mdx("record", "--seconds", "5", "--symbols", "BTC/USDT", "--out", tmp_path / "plain.mdx.jsonl.gz")
+    assert plain.returncode == 0 and plain.stdout.split(" to ")[0] in first.stdout  # same events recorded
+    assert out.stat().st_size > 0
+
+
+@pytest.mark.parametrize("command", ["record", "monitor"])
+def test_a_db_that_is_not_a_store_is_refused_in_one_line_and_left_intact(
+    tmp_path: Path, command: str
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n")
+    last = fails(mdx(command, "--db", notes, "--no-browser" if command == "monitor" else "--seconds=1"), "")
+    assert "not a SQLite database" in last and notes.read_text() == "not a database\n"
+
+
+def test_record_needs_a_recording_or_a_database(tmp_path: Path) -> None:
+    assert "give --out FILE" in fails(mdx("record", "--seconds", "1"), "")
+
+
+def test_monitor_hands_the_absolute_store_path_to_the_kernels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[Settings] = []
+    monkeypatch.setattr(serve, "serve_monitor", lambda settings, **kw: seen.append(settings) or 0)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["monitor", "--db", "here.db", "--no-browser"]) == 0
+    assert seen[0].db == str(tmp_path / "here.db") and seen[0].to_env()["MDX_DB"] == str(tmp_path / "here.db")
+    assert (tmp_path / "here.db").exists()  # created and migrated before Voilà starts

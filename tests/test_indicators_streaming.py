@@ -92,6 +92,50 @@ def test_streaming_equals_batch(name: str, gaps: bool) -> None:
         assert np.isfinite(expected[-200:]).all()  # it recovers: no NaN long after the gaps
 
 
+# the compiled loops run in blocks of 2,048 values (ATR: 2,048 pairs) and look for a non-finite input only
+# in a block that ends with a non-finite state: gaps far into the series, in several blocks, and a
+# length that is neither a whole number of blocks nor even
+LONG_GAPS = {"close": [2_047, 2_048, 6_001, 9_999], "high": [4_095, 4_096, 8_193], "low": [4_097, 11_000],
+             "volume": [3_000, 10_240], "other": [5_555]}  # fmt: skip
+LONG_CASES = ("macd", "macd_2_3_1", "rolling_mean", "rolling_std", "rolling_std0", "atr", "stoch", "obv",
+              "wma", "correlation", "beta", "true_range")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", LONG_CASES)
+def test_streaming_equals_batch_across_blocks(name: str) -> None:
+    batch, make, inputs = CASES[name]
+    columns = bars(n=12_345, seed=5, gaps=False)
+    for column, rows in LONG_GAPS.items():
+        columns[column][rows] = [np.nan, np.inf, -np.inf, np.nan][: len(rows)]
+    expected = batch(columns)
+    expected = expected.to_numpy() if isinstance(expected, pd.DataFrame) else np.asarray(expected)
+    streamed = make().run(*[columns[i] for i in inputs])
+    np.testing.assert_array_equal(streamed.reshape(expected.shape), expected)
+    assert np.isfinite(expected[-100:]).all()
+
+
+@pytest.mark.parametrize("series", ["ema", "sma", "rsi"])
+def test_moving_averages_equal_streaming_across_blocks(series: str) -> None:
+    batch, make = {"ema": (lambda x: ind.ema(x, 20), lambda: ind.EMA(20)),
+                   "sma": (lambda x: ind.sma(x, 20), lambda: ind.SMA(20)),
+                   "rsi": (lambda x: ind.rsi(x, 14), lambda: ind.RSI(14))}[series]  # fmt: skip
+    x = bars(n=9_001, seed=6, gaps=False)["close"]
+    x[[2_100, 4_200, 4_201, 8_999]] = [np.nan, np.inf, np.nan, -np.inf]
+    np.testing.assert_array_equal(make().run(x), batch(x))
+
+
+@pytest.mark.parametrize("fastk", [1, 2, 5, 14, 33])
+@pytest.mark.parametrize("size", [40, 97, 1_000])
+def test_stoch_window_extremes_equal_pandas(fastk: int, size: int) -> None:
+    """The block-wise highest high / lowest low (van Herk / Gil-Werman) at every block position."""
+    c = bars(n=size, seed=fastk, gaps=False)
+    h, lo, close = pd.Series(c["high"]), pd.Series(c["low"]), pd.Series(c["close"])
+    hh, ll = h.rolling(fastk).max(), lo.rolling(fastk).min()
+    expected = (100 * (close - ll) / (hh - ll)).rolling(2).mean()
+    ours = ind.stoch(h, lo, close, fastk, 2, 1)["k"]
+    np.testing.assert_allclose(ours, expected, rtol=1e-12)
+
+
 def test_skipped_inputs_equal_the_indicator_on_the_rows_kept() -> None:
     c = bars(gaps=True)
     keep = np.isfinite(c["high"]) & np.isfinite(c["low"]) & np.isfinite(c["close"])

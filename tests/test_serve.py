@@ -11,6 +11,7 @@ and credential variables reach the kernels only for a live source.
 from __future__ import annotations
 
 import io
+import json
 import os
 import urllib.error
 import urllib.request
@@ -102,6 +103,14 @@ def test_monitor_env_passes_credentials_only_for_a_live_source() -> None:
     assert (
         Settings.from_env({**env, "MDX_CREDENTIALS_FILE": ""}).exchange_options("binance")["apiKey"] == SECRET
     )
+
+
+def test_monitor_env_hands_the_kernels_the_ccxt_options() -> None:
+    options = {"urls": {"api": {"public": "http://127.0.0.1:9/api/v3"}}, "timeout": 5000}
+    live = Settings(source="binance", ccxt_options={"binance": options})
+    env = monitor_env(live, {"PATH": "/bin"})
+    assert json.loads(env["MDX_BINANCE_CCXT_OPTIONS"]) == options
+    assert Settings.from_env(env).ccxt_config("binance") == options  # what the kernel's live source gets
 
 
 def test_status_log_writes_a_line_per_change_and_masks_secrets(tmp_path: Path) -> None:

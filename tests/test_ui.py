@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mdx.analytics.indicators import bollinger, ema, vwap
@@ -289,6 +290,15 @@ def test_status_line_is_honest_about_the_connection(app: MonitorApp, driver: Dri
     assert app.status.state == "stale" and "no data for" in app.status.widget.value
 
 
+def test_status_line_counts_symbols_in_words() -> None:
+    status = type("S", (), {"state": "connected", "source": "binance", "reason": "", "attempt": 0})()
+    line = StatusLine()
+    line.update(status, StatusInfo(symbols=1, now_ns=1))
+    assert "1 symbol<" in line.widget.value and "1 symbols" not in line.widget.value
+    line.update(status, StatusInfo(symbols=3, now_ns=2))
+    assert "3 symbols<" in line.widget.value
+
+
 def test_status_line_running_figures_update_at_most_every_interval() -> None:
     line = StatusLine(interval_s=1.0)
     status = type("S", (), {"state": "connected", "source": "sim", "reason": "", "attempt": 0})()
@@ -320,6 +330,16 @@ def test_log_panel_shows_warnings_and_rejections(app: MonitorApp, driver: Driver
     assert "InvalidValue" in body and "feed &lt;lost&gt;" in body
     assert body.index("feed &lt;lost&gt;") < body.index("InvalidValue")  # newest first
     assert "1 rejected" in app.status.widget.value
+
+
+def test_log_times_are_utc_like_every_other_time_on_the_dashboard() -> None:
+    buffer = LogBuffer()
+    record = logging.LogRecord("mdx.feed", logging.WARNING, __file__, 1, "late", None, None)
+    record.created = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+    buffer.emit(record)
+    panel = LogPanel(buffer)
+    assert "22:13:20 <span class='mdx-log-level'>WARNING" in panel.body.value
+    assert "time UTC" in panel.title.value
 
 
 def test_log_buffer_is_bounded_and_detaches() -> None:
@@ -489,7 +509,8 @@ def test_candle_overlays_draw_the_packages_indicator_values(app: MonitorApp, dri
     np.testing.assert_array_equal(drawn[0], bands["upper"].to_numpy()[-n:])
     np.testing.assert_array_equal(drawn[2], bands["lower"].to_numpy()[-n:])
     np.testing.assert_array_equal(lines["ema"].y, ema(frame["close"], 20).to_numpy()[-n:])
-    np.testing.assert_array_equal(lines["vwap"].y, vwap(frame["vwap"], frame["volume"]).to_numpy()[-n:])
+    shown = frame.tail(n)  # VWAP is anchored at the first bar shown
+    np.testing.assert_array_equal(lines["vwap"].y, vwap(shown["vwap"], shown["volume"]).to_numpy())
 
 
 def test_columns_sync_incrementally_and_rebuild_when_the_window_moved_on() -> None:
@@ -713,6 +734,25 @@ def test_overlays_say_when_they_warm_up(driver: Driver) -> None:
     chart.update(_bar_arrays(25, SECOND), symbol="BTC/USDT", timeframe="1s")
     assert chart.warmup == {} and "mdx-warmup" not in chart.legend.value
     assert chart.lines["ema"].x.shape == (6,) and np.isfinite(chart.lines["bollinger"].y).all()
+
+
+def test_vwap_is_anchored_at_the_first_bar_shown_and_stays_among_the_candles() -> None:
+    """Hours of history behind a 120-bar window: a VWAP anchored at the oldest bar would sit far from the
+    window's prices and squeeze the candles into a strip; anchored at the first bar shown it is the
+    package's vwap of exactly those bars, so it lies between their lowest low and highest high."""
+    bars = _bar_arrays(2000, SECOND)  # a random walk: the old prices are far from the recent ones
+    chart = CandleChart(window=120)
+    chart.update(bars, symbol="BTC/USDT", timeframe="1s")
+    shown = bars.tail(120)
+    drawn = chart.lines["vwap"].y
+    expected = vwap(pd.Series(shown.vwap), pd.Series(shown.volume)).to_numpy()
+    np.testing.assert_array_equal(drawn, expected)
+    assert shown.low.min() <= drawn.min() and drawn.max() <= shown.high.max()
+    assert vwap(pd.Series(bars.vwap), pd.Series(bars.volume)).iloc[-1] < shown.low.min()  # what it was
+    without = CandleChart(window=120, indicators=("ema", "bollinger"))
+    without.update(bars, symbol="BTC/USDT", timeframe="1s")
+    assert (chart.y.min, chart.y.max) == (without.y.min, without.y.max)  # showing it widens nothing
+    assert "since the first bar shown" in chart.legend.value
 
 
 def test_charts_show_an_empty_state_instead_of_made_up_axes(driver: Driver) -> None:

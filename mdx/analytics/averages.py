@@ -44,6 +44,8 @@ def ema(x: T, n: int) -> T:
 
     pandas: ``s.ewm(span=n, adjust=False).mean()`` run on the series whose first ``n`` values are
     replaced by their mean, i.e. ``pd.concat([s[:n].mean() at s.index[n-1], s[n:]]).ewm(...)``.
+    The step runs as ``e * ((n - 1) / (n + 1)) + x * (2 / (n + 1))`` (within 1e-15 relative of TA-Lib's
+    ``(x - e) * alpha + e``; a shorter dependency chain).
     """
     n = period(n)
     values = as_array(x)
@@ -59,7 +61,7 @@ def wma(x: T, n: int) -> T:
     n = period(n)
     values = as_array(x)
     need(values, n, f"wma({n})")
-    return wrap(x, skipping(wma_kernel, [values], (n,))[0])
+    return wrap(x, skipping(wma_kernel, [values], (n, recentre_every(n)))[0])
 
 
 def rsi(x: T, n: int = 14) -> T:
@@ -96,6 +98,11 @@ def macd(x: T, fast: int = 12, slow: int = 26, signal: int = 9) -> pd.DataFrame:
     need(values, slow + signal - 1, f"macd({fast}, {slow}, {signal})")
     block = skipping(macd_kernel, [values], (fast, slow, signal), 3)
     return frame(x, block, MACDValues._fields)
+
+
+def _weights(n: int) -> tuple[float, float]:
+    """``(alpha, keep)`` of an ``n``-period EMA, as ``kernels.ema_weights``."""
+    return 2.0 / (n + 1), (n - 1) / (n + 1)
 
 
 def _macd_periods(fast: int, slow: int, signal: int) -> tuple[int, int, int]:
@@ -135,11 +142,11 @@ class SMA(RollingMean):
 class EMA(Indicator):
     """Streaming exponential moving average (TA-Lib seed); equals ``ema(x, n)``."""
 
-    __slots__ = ("_alpha", "_count", "_e", "_total", "n", "value")
+    __slots__ = ("_alpha", "_count", "_e", "_keep", "_total", "n", "value")
 
     def __init__(self, n: int) -> None:
         self.n = period(n)
-        self._alpha = 2.0 / (self.n + 1)
+        self._alpha, self._keep = _weights(self.n)
         self.reset()
 
     def reset(self) -> None:
@@ -160,8 +167,7 @@ class EMA(Indicator):
         self._count = count = self._count + 1
         n = self.n
         if count > n:
-            e = self._e
-            e = (x - e) * self._alpha + e
+            e = self._e * self._keep + x * self._alpha
         elif count == n:
             e = (self._total + x) / n
         else:
@@ -179,18 +185,19 @@ class EMA(Indicator):
 class WMA(Indicator):
     """Streaming linearly weighted moving average (TA-Lib WMA); equals ``wma(x, n)``."""
 
-    __slots__ = ("_buf", "_count", "_inv_divisor", "_k", "_left", "_pos", "_s", "_w", "n", "value")
+    __slots__ = ("_buf", "_count", "_every", "_inv_divisor", "_k", "_left", "_pos", "_s", "_w", "n", "value")
 
     def __init__(self, n: int) -> None:
         self.n = period(n)
         self._inv_divisor = 2.0 / (self.n * (self.n + 1))
+        self._every = recentre_every(self.n)
         self.reset()
 
     def reset(self) -> None:
         self._buf = [0.0] * self.n
         self._pos = 0
         self._count = 0
-        self._left = self.n
+        self._left = self._every
         self._k = 0.0
         self._s = 0.0
         self._w = 0.0
@@ -221,7 +228,7 @@ class WMA(Indicator):
         self._count = count = count + 1
         self._left -= 1
         if not self._left:
-            self._left = n
+            self._left = self._every
             total = 0.0
             for v in buf:
                 total += v
@@ -314,13 +321,13 @@ class MACD(Indicator):
     """Streaming MACD with TA-Lib's seeding; equals ``macd(x, fast, slow, signal)``. ``update`` returns
     ``MACDValues(macd, signal, histogram)``."""
 
-    __slots__ = ("_a", "_count", "_fast", "_lines", "_sig", "_slow", "_total_fast", "_total_sig",
-                 "_total_slow", "fast", "signal", "slow", "value")  # fmt: skip
+    __slots__ = ("_count", "_fast", "_lines", "_sig", "_slow", "_total_fast", "_total_sig", "_total_slow",
+                 "_weights", "fast", "signal", "slow", "value")  # fmt: skip
     outputs = MACDValues._fields
 
     def __init__(self, fast: int = 12, slow: int = 26, signal: int = 9) -> None:
         self.fast, self.slow, self.signal = _macd_periods(fast, slow, signal)
-        self._a = (2.0 / (self.fast + 1), 2.0 / (self.slow + 1), 2.0 / (self.signal + 1))
+        self._weights = (*_weights(self.fast), *_weights(self.slow), *_weights(self.signal))
         self.reset()
 
     def reset(self) -> None:
@@ -346,20 +353,20 @@ class MACD(Indicator):
             if count > slow - self.fast:
                 self._total_fast += x
             return _NAN_MACD
-        a_fast, a_slow, a_sig = self._a
+        a_fast, k_fast, a_slow, k_slow, a_sig, k_sig = self._weights
         if count == slow:
             f = self._fast = (self._total_fast + x) / self.fast
             s = self._slow = (self._total_slow + x) / slow
         else:
-            f = self._fast = (x - self._fast) * a_fast + self._fast
-            s = self._slow = (x - self._slow) * a_slow + self._slow
+            f = self._fast = self._fast * k_fast + x * a_fast
+            s = self._slow = self._slow * k_slow + x * a_slow
         line = f - s
         self._lines = lines = self._lines + 1
         signal = self.signal
         if lines < signal:
             self._total_sig += line
             return _NAN_MACD
-        sig = (self._total_sig + line) / signal if lines == signal else (line - self._sig) * a_sig + self._sig
+        sig = (self._total_sig + line) / signal if lines == signal else self._sig * k_sig + line * a_sig
         self._sig = sig
         value = MACDValues(line, sig, line - sig)
         self.value = value

@@ -100,7 +100,7 @@ def correlation(x: T, y: T, n: int = 30) -> T:
     n = period(n, 2)
     xs, ys = as_arrays("correlation", ("x", "y"), x, y)
     need(xs, n, f"correlation({n})")
-    return wrap(x, skipping(comoments_kernel, [xs, ys], (n, CORRELATION))[0])
+    return wrap(x, skipping(comoments_kernel, [xs, ys], (n, recentre_every(n), CORRELATION))[0])
 
 
 def beta(x: T, y: T, n: int = 5) -> T:
@@ -118,7 +118,7 @@ def beta(x: T, y: T, n: int = 5) -> T:
     ry = np.full(xs.shape[0], NAN)
     rx[rows] = skipping(returns_kernel, [xs[rows]], (False,))[0]
     ry[rows] = skipping(returns_kernel, [ys[rows]], (False,))[0]
-    return wrap(x, skipping(comoments_kernel, [rx, ry], (n, BETA))[0])
+    return wrap(x, skipping(comoments_kernel, [rx, ry], (n, recentre_every(n), BETA))[0])
 
 
 # -- streaming ----------------------------------------------------------------------------------------
@@ -371,13 +371,14 @@ class _CoMoments(Indicator):
     """Rolling co-moments of the last ``n`` valid pairs; mirrors ``kernels_multi.comoments_kernel``."""
 
     __slots__ = (
-        "_bx", "_by", "_count", "_kx", "_ky", "_last_x", "_last_y", "_left", "_pos", "_run_x", "_run_y",
-        "_sums", "n", "value",
+        "_bx", "_by", "_count", "_every", "_kx", "_ky", "_last_x", "_last_y", "_left", "_pos", "_run_x",
+        "_run_y", "_sums", "n", "value",
     )  # fmt: skip
     _what = CORRELATION
 
     def __init__(self, n: int) -> None:
         self.n = period(n, 2)
+        self._every = recentre_every(self.n)
         self.reset()
 
     def reset(self) -> None:
@@ -386,7 +387,7 @@ class _CoMoments(Indicator):
         self._by = [0.0] * n
         self._pos = 0
         self._count = 0
-        self._left = n
+        self._left = self._every
         self._kx = self._ky = 0.0
         self._sums = (0.0, 0.0, 0.0, 0.0, 0.0)
         self._run_x = self._run_y = 0
@@ -422,7 +423,7 @@ class _CoMoments(Indicator):
         self._count = count = count + 1
         self._left -= 1
         if not self._left:
-            self._left = n
+            self._left = self._every
             sums = self._recentre()
         self._sums = sums
         if count < n:

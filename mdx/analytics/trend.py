@@ -33,7 +33,7 @@ def true_range(high: T, low: T, close: T) -> T:
 def atr(high: T, low: T, close: T, n: int = 14) -> T:
     """Average true range with Wilder smoothing, TA-Lib convention (``ATR(high, low, close, n)``): the
     first value (index ``n``) is the mean of the first ``n`` true ranges, then ``atr = (atr * (n - 1) +
-    tr) / n`` (run as ``atr * ((n - 1) / n) + tr * (1 / n)``, within 1e-13 of it).
+    tr) / n`` (run as ``atr * ((n - 1) / n) + tr * (1 / n)``, two bars per step: within 1e-13 of it).
     pandas: the true range's seeded ``ewm(alpha=1/n, adjust=False).mean()``.
     """
     n = period(n)
@@ -116,14 +116,18 @@ class TrueRange(_Bars):
 
 
 class ATR(_Bars):
-    """Streaming Wilder ATR (TA-Lib seed); equals ``atr(high, low, close, n)``."""
+    """Streaming Wilder ATR (TA-Lib seed); equals ``atr(high, low, close, n)``: the same two-bar steps
+    as ``kernels_multi.atr_kernel`` (after the seed, odd steps keep the ATR they start from, even steps
+    go two bars on from it)."""
 
-    __slots__ = ("_atr", "_count", "_inv", "_keep", "_prev", "_total", "n", "value")
+    __slots__ = ("_atr", "_base", "_count", "_inv", "_keep", "_keep2", "_pending", "_prev", "_total", "n",
+                 "value")  # fmt: skip
 
     def __init__(self, n: int = 14) -> None:
         self.n = period(n)
         self._keep = (self.n - 1) / self.n
         self._inv = 1.0 / self.n
+        self._keep2 = self._keep * self._keep
         self.reset()
 
     def reset(self) -> None:
@@ -131,6 +135,8 @@ class ATR(_Bars):
         self._prev = NAN
         self._total = 0.0
         self._atr = NAN
+        self._base = NAN
+        self._pending = 0.0
         self.value = NAN
 
     @property
@@ -156,8 +162,13 @@ class ATR(_Bars):
             return NAN
         if count == n + 1:
             value = self._atr = (self._total + tr) / n
+        elif (count - n) % 2 == 0:  # the first of two steps
+            u = tr * self._inv
+            base = self._base = self._atr
+            self._pending = u * self._keep
+            value = base * self._keep + u
         else:
-            value = self._atr = self._atr * self._keep + tr * self._inv
+            value = self._atr = self._base * self._keep2 + (self._pending + tr * self._inv)
         self.value = value
         return value
 

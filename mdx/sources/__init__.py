@@ -1,7 +1,7 @@
 """Market-data sources. ``make_sources(settings)`` builds the ones the settings describe (several when
 ``source`` joins them with ``+``); ``make_source`` builds exactly one. A live source gets its exchange's
-credentials from ``settings.exchange_options`` (see ``mdx.config``). ``settings.history`` is how far back
-the simulator's history and a live exchange's candles reach (``"0"``: no history)."""
+ccxt options and credentials from ``settings.ccxt_config`` (see ``mdx.config``). ``settings.history``
+is how far back the simulator's history and a live exchange's candles reach (``"0"``: no history)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _make(settings: Settings, whole: Settings) -> Source:
     exchange_id = settings.exchange if settings.source == "live" else settings.source
     if not exchange_id:
         raise ConfigError("MDX_SOURCE=live needs MDX_EXCHANGE (a ccxt.pro exchange id, e.g. binance)")
-    options = whole.exchange_options(exchange_id)
+    options = whole.ccxt_config(exchange_id)  # its MDX_<EXCHANGE>_CCXT_OPTIONS, credentials on top
     return LiveSource(
         exchange_id, settings.symbols, exchange_options=options, history_ns=history_ns(settings.history)
     )

@@ -21,7 +21,6 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
-from ..analytics.indicators import EMA, VWAP, Bollinger
 from ..analytics.series import time_mean
 from ..errors import ConfigError, InvalidTimeframe
 from ..market.timeframes import timeframe_ns
@@ -34,6 +33,7 @@ from .data import (
     BarSeries,
     bar_arrays,
     book_columns,
+    indicators_module,
     to_datetime,
 )
 from .ticks import js_key, price_decimals_for, step_decimals, time_ticks, value_ticks
@@ -176,8 +176,10 @@ class CandleChart(ChartPanel):
     ``update(bars)`` draws the last ``window`` bars of a ``BarSeries``, ``BarArrays`` or list of ``Bar``;
     the last bar may be the open one. The EMA runs along every bar given (incrementally for a
     ``BarSeries``), Bollinger bands use the ``bb_n - 1`` bars before the window, and VWAP is anchored at
-    the first bar given. Each overlay is its own mark, drawn from its first defined value; while one
-    warms up the legend says how far it is (``EMA 20: 12/20 bars``).
+    the first bar shown (the VWAP of the bars on screen: it stays between their lows and highs, so it
+    never squeezes the candles the way a VWAP anchored hours earlier would). Each overlay is its own
+    mark, drawn from its first defined value; while one warms up the legend says how far it is
+    (``EMA 20: 12/20 bars``).
     """
 
     def __init__(
@@ -306,7 +308,7 @@ class CandleChart(ChartPanel):
             ema_of = lambda: bars.ema(self.ema_n)  # noqa: E731
         else:
             data = bars if isinstance(bars, BarArrays) else bar_arrays(bars)
-            ema_of = lambda: EMA(self.ema_n).run(data.close)  # noqa: E731
+            ema_of = lambda: indicators_module().EMA(self.ema_n).run(data.close)  # noqa: E731
         label = (symbol, timeframe) if symbol or timeframe else self._label
         token = (id(data), len(data), self.indicators, label)
         if not force and token == self._drawn and data is self._data:
@@ -326,9 +328,9 @@ class CandleChart(ChartPanel):
             self.volume.y = volume_candles(view)
         # the package's streaming twins (no compiled kernel to load while the first page renders)
         rows = {
-            "bollinger": lambda: Bollinger(self.bb_n, self.bb_k).run(calc.close).T,
+            "bollinger": lambda: indicators_module().Bollinger(self.bb_n, self.bb_k).run(calc.close).T,
             "ema": ema_of,
-            "vwap": lambda: VWAP().run(data.vwap, data.volume),
+            "vwap": lambda: indicators_module().VWAP().run(view.vwap, view.volume),
         }
         needed = {"bollinger": self.bb_n, "ema": self.ema_n, "vwap": 1}
         lo, hi = (float(view.low.min()), float(view.high.max())) if n else (np.nan, np.nan)
@@ -385,6 +387,11 @@ class CandleChart(ChartPanel):
                 + (f"&nbsp;<span class='mdx-muted'>{escape(base)}</span>" if base else "")
             )
         names = {"ema": f"EMA {self.ema_n}", "bollinger": f"BB {self.bb_n}, {self.bb_k:g}", "vwap": "VWAP"}
+        titles = {
+            "ema": f"exponential moving average of the last {self.ema_n} closes",
+            "bollinger": f"Bollinger bands: {self.bb_n}-bar mean ± {self.bb_k:g} standard deviations",
+            "vwap": "volume-weighted average price since the first bar shown",
+        }
         colors = {"ema": theme.EMA, "bollinger": theme.BOLLINGER, "vwap": theme.VWAP}
         keys = []
         for name in ("ema", "bollinger", "vwap"):
@@ -400,7 +407,7 @@ class CandleChart(ChartPanel):
                     else ": <span class='mdx-warmup'>no volume yet</span>"
                 )
             keys.append(
-                f"<span class='mdx-legend-key mdx-key-{name}'>"
+                f"<span class='mdx-legend-key mdx-key-{name}' title='{titles[name]}'>"
                 f"<span class='mdx-key' style='background:{colors[name]}'></span>{names[name]}{note}</span>"
             )
         return legend_row(head + ohlc, "".join(keys), quote)

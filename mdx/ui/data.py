@@ -11,16 +11,25 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from ..analytics.indicators import EMA
 from ..events import Bar
 
 NAN = float("nan")
 EMPTY_F = np.empty(0, dtype=np.float64)
 EMPTY_T = np.empty(0, dtype="datetime64[ms]")
+
+
+def indicators_module() -> ModuleType:
+    """``mdx.analytics.indicators``, imported on first use. Importing it loads numba (~0.2 s of a cold
+    kernel); the monitor's first candles come from a refresh that runs after the notebook has finished,
+    while the browser loads Voilà's front end, so the notebook (which the page waits for) does not pay it."""
+    from ..analytics import indicators as module
+
+    return module
 
 
 def to_datetime(ts_ns: np.ndarray) -> np.ndarray:
@@ -196,7 +205,7 @@ class EmaTrack:
 
     def __init__(self, n: int) -> None:
         self.n = n
-        self._ema = EMA(n)
+        self._ema = indicators_module().EMA(n)
         self._closed = EMPTY_F
         self._generation = -1
         self._fed = 0

@@ -78,7 +78,7 @@ class StatusLine(Panel):
             live = state in LIVE
         if live:
             if info.symbols:
-                parts.append(f"{info.symbols} symbols")
+                parts.append(f"{info.symbols} symbol{'' if info.symbols == 1 else 's'}")
             if info.rate is not None:
                 parts.append(f"{fmt.rate(info.rate)} msg/s total")
         if info.rejected:
@@ -211,13 +211,14 @@ class LogPanel(Panel):
         counts = self.buffer.counts
         summary = ", ".join(f"{n} {level.lower()}" for level, n in sorted(counts.items()))
         set_html(
-            self.title, f"LOG <span class='mdx-muted'>{summary or 'warnings and errors from mdx'}</span>"
+            self.title,
+            f"LOG <span class='mdx-muted'>{summary or 'warnings and errors from mdx'} · time UTC</span>",
         )
         if not records:
             return set_html(self.body, "<div class='mdx-log-empty'>no warnings</div>")
         rows = []
         for created, level, name, message in reversed(records):
-            stamp = time.strftime("%H:%M:%S", time.localtime(created))
+            stamp = time.strftime("%H:%M:%S", time.gmtime(created))  # UTC, like every other time shown
             rows.append(
                 f"<div class='mdx-log-row mdx-log-{level}'>{stamp} "
                 f"<span class='mdx-log-level'>{level:<7}</span> "

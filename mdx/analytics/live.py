@@ -1,0 +1,197 @@
+"""Confluence and consensus in a session: the ``Confluence`` and ``Consensus`` events and ``ConfluenceMaker``.
+
+    maker = ConfluenceMaker(timeframes=("1m", "5m", "15m", "1h"), weights={"sentiment": 0})
+    session = Session(source, timeframes=("1m", "5m", "15m", "1h"), consumers=[maker])
+    session.cache.latest(Confluence, key, "5m")     # the 5m score and its six sub-scores
+    session.cache.latest(Consensus, key)             # BUY / SELL / NEUTRAL, confidence, strength, votes
+
+For every closed bar of its timeframes the maker updates that (exchange, symbol, timeframe)'s
+``ConfluenceScore`` and emits a ``Confluence`` (published on ``confluence.<exchange>.<symbol>.<tf>``),
+then the symbol's ``MultiTimeframeConsensus`` and emits a ``Consensus`` (``consensus.<exchange>.<symbol>``).
+Both carry ``ts_event`` = the bar's **close** time (open + timeframe: when the values became known) and
+the bar's ``ts_recv``. Open bars are ignored.
+
+Order: the bars one trade closes (several timeframes, gap-filled empty bars) and a source's history
+bars are held until the next trade or book view (or the end of the run) and handled in (close time,
+timeframe length) order, the order of the batch ``mdx.analytics.consensus.consensus``: a session gives the
+values the batch functions give on its bars.
+
+Order book: the bar's order-book sub-score reads the symbol's latest in-sync ``BookView`` with
+``ts_event`` before the bar's close and at most ``book_max_age_s`` older (none: the dimension is
+excluded). Sentiment: no source gives funding or open interest yet, so it is excluded.
+
+Both events are cached (``cache.latest``) and published; recordings keep ``Confluence`` (``Consensus`` is
+not recorded: its votes are recomputed from the bars).
+
+Bad input never stops the session: a bar the score refuses (``InvalidValue``: a NaN or non-positive
+price) is counted in ``rejections`` and skipped, the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..consumer import Consumer
+from ..errors import ConfigError, DataError
+from ..events import Bar, Trade, register_event
+from ..market.book import BookView
+from ..stats import Rejections
+from .confluence import ConfluenceParams, ConfluenceScore, confluence_weights
+from .consensus import MultiTimeframeConsensus
+
+log = logging.getLogger("mdx.analytics")
+Key = tuple[str, str]
+VIEWS_KEPT = 256  # book views kept per symbol to find the one before a bar's close
+
+
+@dataclass(frozen=True, slots=True)
+class Confluence:
+    exchange: str
+    symbol: str
+    ts_event: int  # the bar's close time (open + timeframe)
+    ts_recv: int
+    timeframe: str
+    score: float  # 0-100, NaN through the warm-up
+    technical: float  # the six sub-scores in [0, 1]; NaN when excluded (no data)
+    volume: float
+    order_flow: float
+    order_book: float
+    structure: float
+    sentiment: float
+    label: str  # "strong sell", "sell", "neutral", "buy", "strong buy"; "" while NaN
+
+
+@dataclass(frozen=True, slots=True)
+class Consensus:
+    exchange: str
+    symbol: str
+    ts_event: int  # close time of the bar that updated it
+    ts_recv: int
+    signal: str  # "BUY", "SELL", "NEUTRAL"
+    confidence: float
+    strength: float
+    votes: tuple[tuple[str, str], ...]  # (timeframe, "BUY" / "SELL" / "NEUTRAL" / "" no score yet)
+
+
+register_event(Confluence, "confluence", "confluence", sub="timeframe")
+# not recorded: the codec of recordings keeps flat fields and level lists, not a tuple of (timeframe, vote)
+# pairs; a recording's bars give the consensus again
+register_event(Consensus, "consensus", "consensus", recorded=False)
+
+
+class ConfluenceMaker(Consumer):
+    """Confluence per timeframe and multi-timeframe consensus per symbol (see the module docstring).
+
+    ``weights``: the confluence dimensions' weights; ``params``: ``ConfluenceParams``;
+    ``timeframe_weights``, ``buy_above``, ``sell_below``, ``agree``: the consensus's (see
+    ``mdx.analytics.consensus``); ``symbols``: only these (None: every symbol)."""
+
+    takes = (Bar, BookView, Trade)
+
+    def __init__(
+        self,
+        timeframes: Iterable[str] = ("1m", "5m", "15m", "1h"),
+        *,
+        weights: Mapping[str, float] | None = None,
+        params: ConfluenceParams | None = None,
+        timeframe_weights: Mapping[str, float] | None = None,
+        buy_above: float = 60.0,
+        sell_below: float = 40.0,
+        agree: float = 0.5,
+        symbols: Sequence[str] | None = None,
+        book_max_age_s: float = 10.0,
+    ) -> None:
+        confluence_weights(weights)  # ConfigError now rather than at the first bar
+        self.weights = dict(weights) if weights is not None else None
+        self.params = params if params is not None else ConfluenceParams()
+        ConfluenceScore(self.weights, self.params)  # checks params
+        self._consensus_args: dict[str, Any] = {
+            "weights": timeframe_weights, "buy_above": buy_above, "sell_below": sell_below, "agree": agree
+        }  # fmt: skip
+        template = MultiTimeframeConsensus(timeframes, **self._consensus_args)
+        self.timeframes = template.timeframes
+        self._lengths = template.rules.lengths
+        self._rank = {tf: k for k, tf in enumerate(self.timeframes)}
+        self.symbols = frozenset(symbols) if symbols is not None else None
+        if (
+            isinstance(book_max_age_s, bool)
+            or not isinstance(book_max_age_s, int | float)
+            or book_max_age_s < 0
+        ):
+            raise ConfigError(f"book_max_age_s must be a number >= 0, got {book_max_age_s!r}")
+        self._max_age_ns = int(book_max_age_s * 1e9)
+        self.rejections = Rejections()
+        self._scores: dict[tuple[str, str, str], ConfluenceScore] = {}
+        self._consensus: dict[Key, MultiTimeframeConsensus] = {}
+        self._views: dict[Key, deque[BookView]] = {}
+        self._pending: list[Bar] = []
+
+    def on_event(self, event: Any) -> None:
+        if type(event) is Bar:
+            if event.closed and event.timeframe in self._lengths and self._wanted(event.symbol):
+                self._pending.append(event)
+            return
+        if self._pending:
+            self.flush()
+        if type(event) is BookView and event.in_sync and self._wanted(event.symbol):
+            views = self._views.get((event.exchange, event.symbol))
+            if views is None:
+                views = self._views[(event.exchange, event.symbol)] = deque(maxlen=VIEWS_KEPT)
+            views.append(event)
+
+    def close(self) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """Handle the held closed bars in (close time, timeframe length) order."""
+        pending, self._pending = self._pending, []
+        lengths, rank = self._lengths, self._rank
+        pending.sort(key=lambda bar: (bar.ts_event + lengths[bar.timeframe], rank[bar.timeframe]))
+        for bar in pending:
+            self._on_closed_bar(bar)
+
+    def score(self, exchange: str, symbol: str, timeframe: str) -> ConfluenceScore | None:
+        """The streaming score of one (exchange, symbol, timeframe), once it has seen a bar."""
+        return self._scores.get((exchange, symbol, timeframe))
+
+    def _wanted(self, symbol: str) -> bool:
+        return self.symbols is None or symbol in self.symbols
+
+    def _on_closed_bar(self, bar: Bar) -> None:
+        key = (bar.exchange, bar.symbol)
+        tf = bar.timeframe
+        close_ns = bar.ts_event + self._lengths[tf]
+        scorer = self._scores.get((*key, tf))
+        if scorer is None:
+            scorer = self._scores[(*key, tf)] = ConfluenceScore(self.weights, self.params)
+        try:
+            value = scorer.update(bar, self._book_before(key, close_ns))
+        except DataError as error:
+            self.rejections.add(error)
+            return
+        self.emit(Confluence(bar.exchange, bar.symbol, close_ns, bar.ts_recv, tf, *value))
+        consensus = self._consensus.get(key)
+        if consensus is None:
+            consensus = self._consensus[key] = MultiTimeframeConsensus(
+                self.timeframes, **self._consensus_args
+            )
+        c = consensus.update(tf, value.score)
+        self.emit(Consensus(bar.exchange, bar.symbol, close_ns, bar.ts_recv, c.signal, c.confidence,
+                            c.strength, c.votes))  # fmt: skip
+
+    def _book_before(self, key: Key, close_ns: int) -> BookView | None:
+        """The latest kept view of ``key`` before ``close_ns``, if at most ``book_max_age_s`` old."""
+        views = self._views.get(key)
+        if not views:
+            return None
+        for view in reversed(views):
+            if view.ts_event < close_ns:
+                return view if close_ns - view.ts_event <= self._max_age_ns else None
+        return None
+
+
+__all__ = ["Confluence", "ConfluenceMaker", "Consensus"]
