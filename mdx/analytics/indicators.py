@@ -41,10 +41,10 @@ Conventions (TA-Lib's):
   ``s.replace([inf, -inf], nan).dropna()`` and reindexed to ``s.index``. Several inputs (high, low,
   close; price and volume) are skipped together. VWAPs skip a step whose ``price * volume`` is not
   finite; RollingVolatility and Beta skip a return that is not finite.
-- Rolling sums are kept shifted by a reference value and recomputed exactly from the window every ``n``
-  valid values, so they do not drift: over 200,000 values they stay within ~1e-13 of the exact result,
-  where pandas' rolling variance drifts to ~1e-7 on z-scores. Streaming cost is O(1) per update plus
-  an O(n) recompute every n updates.
+- Rolling sums are kept shifted by a reference value and recomputed exactly from the window every
+  ``recentre_every(n)`` valid values (a multiple of ``n``, at least 256), so they do not drift: over 200,000
+  values they stay within ~1e-13 of the exact result, where pandas' rolling variance drifts to ~1e-7 on
+  z-scores. Streaming cost is O(1) per update plus an O(n) recompute at each re-centring.
 - Bad input raises from the one tree in ``mdx.errors``: a period that is not a positive integer (or
   MACD's fast >= slow, an unknown spec) -> ``ConfigError``; inputs of different lengths, a series too
   short for a single output, a 2-D input -> ``DataError``; non-numeric input -> ``InvalidValue``.
