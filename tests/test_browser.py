@@ -72,7 +72,8 @@ def replay_server() -> Iterator[tuple[int, str]]:
     port = free_port()
     command = monitor_command(port, "--source", "replay:" + ",".join(relative), "--speed", REPLAY_SPEED)
     with serving(command, port):  # cwd: the repository's root
-        yield port, "replay:" + ",".join(str(path.resolve()) for path in files)
+        # absolute as mdx makes them: joined to the folder it ran in, symlinks (../shared may be one) kept
+        yield port, "replay:" + ",".join(os.path.abspath(ROOT / path) for path in relative)
 
 
 # binance's REST and websocket urls on a name that never resolves (RFC 2606): no network needed, none used
