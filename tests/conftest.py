@@ -32,3 +32,6 @@ _quiet = [HealthCheck.too_slow, HealthCheck.data_too_large]
 settings.register_profile("test", max_examples=60, deadline=None, suppress_health_check=_quiet)
 settings.register_profile("fuzz", max_examples=4000, deadline=None, suppress_health_check=_quiet)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "test"))
+
+# A real redis-server per test that asks for it (tests/redis_server.py).
+pytest_plugins = ["tests.redis_server"]
