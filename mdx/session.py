@@ -111,6 +111,8 @@ class Session:
     without it. ``store``: an ``mdx.Store`` (or its path) the session persists trades, closed bars, book
     tops and alerts to, through a ``StoreWriter`` wired after ``consumers`` (``store_writer``); the
     bars of a source's history are stored as built by the exchange (``source="exchange"``).
+    ``store_history_s``: a live source's history also takes the store's bars of its exchange from that
+    far back (its own bars win at the same time), so charts open with what was stored (0: off).
     """
 
     def __init__(
@@ -128,6 +130,7 @@ class Session:
         consumers: Iterable[Consumer] = (),
         history_timeout_s: float = 30.0,
         store: Store | str | PathLike[str] | None = None,
+        store_history_s: float = 0.0,
     ) -> None:
         self.sources: tuple[Source, ...] = (
             tuple(sources) if isinstance(sources, Sequence) and not isinstance(sources, str) else (sources,)
@@ -156,6 +159,9 @@ class Session:
                 StoreWriter(open_store(store), clock=self.clock, rejections=self.rejections)
             )
         self.history_timeout_s = float(history_timeout_s)
+        if not store_history_s >= 0:
+            raise ConfigError(f"store_history_s must be >= 0, got {store_history_s!r}")
+        self.store_history_ns = int(store_history_s * 1e9) if store is not None else 0
         self.consumer_errors = 0
         self.history_loaded: dict[str, int] = {}  # history bars sent through the session, per source name
         self.events_processed = 0
@@ -380,8 +386,11 @@ class Session:
         if hasattr(source, "on_status"):  # live sources report reconnects and errors themselves
             source.on_status = functools.partial(self.set_status, source=name)
         try:
-            if isinstance(source, HistorySource) and self.timeframes:
-                self._take_history(await self._fetch_history(source, name), name)
+            if self.timeframes:
+                own = await self._fetch_history(source, name) if isinstance(source, HistorySource) else []
+                bars, kept = await self._with_stored_bars(source, name, own)
+                if bars:
+                    self._take_history(bars, name, kept)
             stream = open_stream(source, self.clock, self.rejections, self.speed)
             if isinstance(source, OfflineSource):
                 self.set_status("connected", source=name)
@@ -437,6 +446,31 @@ class Session:
             self._history_failed(source, name, f"crashed ({type(error).__name__}: {error})", error)
         return []
 
+    async def _with_stored_bars(
+        self, source: Source, name: str, own: list[Bar]
+    ) -> tuple[list[Bar], frozenset[int]]:
+        """A live source's history with the store's bars of its exchange under it (``store_history_s``
+        back from now): the source's own bar wins at the same open time; stored ones fill the rest, so a
+        monitor opened with ``--db`` shows the last hours even when the exchange's candles do not come.
+        Returns the bars and the ids of those that came from the store (not written to it again)."""
+        exchange = getattr(source, "exchange", None)
+        if self.store_writer is None or not self.store_history_ns or _offline(source) or not exchange:
+            return own, frozenset()
+        from .store.history import stored_bars
+
+        now = self.clock.now_ns()
+        try:
+            stored = await asyncio.to_thread(
+                stored_bars, self.store_writer.store.path, exchange, getattr(source, "symbols", ()),
+                self.timeframes, now - self.store_history_ns, now,
+            )  # fmt: skip
+        except MdxError as error:
+            self._history_failed(source, name, f"from the store failed ({error})")
+            return own, frozenset()
+        taken = {(b.symbol, b.timeframe, b.ts_event) for b in own}
+        extra = [b for b in stored if (b.symbol, b.timeframe, b.ts_event) not in taken]
+        return sorted(own + extra, key=lambda bar: bar.ts_event), frozenset(map(id, extra))
+
     def _history_failed(
         self, source: Any, name: str, what: str, bug: Exception | None = None, level: int = logging.ERROR
     ) -> None:
@@ -448,10 +482,11 @@ class Session:
             exc_info=bug,
         )
 
-    def _take_history(self, bars: Sequence[Bar], name: str) -> int:
+    def _take_history(self, bars: Sequence[Bar], name: str, kept: frozenset[int] = frozenset()) -> int:
         """Send history bars through ``BarMaker.follow``, the consumers, the cache and the hub: the newest
         cache window of each (exchange, symbol, timeframe); bad ones and ones out of order are counted
-        and left out, ones the session already has (an earlier run's) skipped. Returns how many went."""
+        and left out, ones the session already has (an earlier run's) skipped; ``kept``: ids of bars read
+        from the store, which are not written to it again. Returns how many went."""
         valid: list[Bar] = []
         for bar in bars:
             try:
@@ -474,16 +509,19 @@ class Session:
                 continue
             previous[slot] = bar.ts_event
             if self.bar_maker.follow(bar):
-                with self._history_bars():
+                with self._history_bars(stored=id(bar) in kept):
                     self.emit(bar)
                 sent += 1
         self.history_loaded[name] = self.history_loaded.get(name, 0) + sent
         return sent
 
-    def _history_bars(self) -> contextlib.AbstractContextManager[None]:
-        """While a source's own bars go through: the store keeps them as built by the exchange."""
+    def _history_bars(self, stored: bool = False) -> contextlib.AbstractContextManager[None]:
+        """While a source's own bars go through: the store keeps them as built by the exchange (bars that
+        came from the store are not written again)."""
         writer = self.store_writer
-        return writer.bars_from("exchange") if writer is not None else contextlib.nullcontext()
+        if writer is None:
+            return contextlib.nullcontext()
+        return writer.bars_from("" if stored else "exchange")
 
     def run_until_done(self, *, max_events: int | None = None, until_ns: int | None = None) -> Session:
         """Process offline sources synchronously, merged by receive time, as fast as possible."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 
 from .errors import DataError
@@ -12,12 +13,14 @@ log = logging.getLogger("mdx")
 
 class Rejections:
     """Counts bad input by reason instead of stopping the pipeline. The first few of each reason
-    are logged as warnings (with the specific message); later ones are only counted."""
+    are logged as warnings (with the specific message); later ones are only counted. Thread-safe: the
+    store's writer thread and the session's loop count into the same one."""
 
     def __init__(self, log_first: int = 3) -> None:
         self.by_reason: Counter[str] = Counter()
         self.last_message: dict[str, str] = {}
         self._log_first = log_first
+        self._lock = threading.Lock()
 
     def add(
         self,
@@ -31,9 +34,10 @@ class Rejections:
         ``detail``. The first few of a reason are logged at ``level`` (with ``exc_info``'s traceback)."""
         reason = type(error).__name__ if isinstance(error, DataError) else str(error)
         message = str(error) if isinstance(error, DataError) else detail
-        self.by_reason[reason] += 1
-        self.last_message[reason] = message
-        count = self.by_reason[reason]
+        with self._lock:
+            self.by_reason[reason] += 1
+            self.last_message[reason] = message
+            count = self.by_reason[reason]
         if count <= self._log_first:
             more = " (further ones are counted, not logged)" if count == self._log_first else ""
             log.log(level, "rejected (%s): %s%s", reason, message, more, exc_info=exc_info)

@@ -147,7 +147,9 @@ class StoreWriter(Consumer):
                 self._hand_over_locked(now)
 
     def _bar_row(self, bar: Bar) -> Row | None:
-        return bar_row(bar, self.bar_source) if bar.closed else None  # open bars are not stored
+        if not bar.closed or not self.bar_source:  # open bars are not stored, nor the store's own
+            return None
+        return bar_row(bar, self.bar_source)
 
     def _book_top_row(self, view: BookView) -> Row | None:
         slot = view.ts_event // self.store.book_top_interval_ns
@@ -161,7 +163,8 @@ class StoreWriter(Consumer):
 
     @contextlib.contextmanager
     def bars_from(self, source: str) -> Iterator[None]:
-        """Bars that go through while inside are stored with ``source`` ("exchange": a source's own)."""
+        """Bars that go through while inside are stored with ``source`` ("exchange": a source's own; "":
+        not stored, e.g. bars read back from the store as history)."""
         before, self.bar_source = self.bar_source, source
         try:
             yield
