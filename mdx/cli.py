@@ -192,7 +192,63 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("paths", nargs="+", help="Binance capture files or mdx recordings")
     replay.add_argument("--timeframe", default="1m", help="bar timeframe to build (default: 1m)")
     replay.add_argument("--bars", type=int, default=5, help="how many of the last bars to print (default: 5)")
+
+    backfill = commands.add_parser(
+        "backfill",
+        help="fetch an exchange's past candles (and trades) into the store; resumable",
+        description="Page an exchange's past candles (and with --trades its trades) into the store, within "
+        "its rate limit. A second run carries on after the last stored row; nothing is stored twice. "
+        "Holes in the exchange's own history are listed. ccxt options (urls, ...) come from "
+        "MDX_<EXCHANGE>_CCXT_OPTIONS.",
+    )
+    backfill.add_argument("exchange_id", metavar="EXCHANGE", help="a ccxt exchange id, e.g. binance")
+    backfill.add_argument("symbol", metavar="SYMBOL", help="a unified symbol, e.g. BTC/USDT")
+    backfill.add_argument("--timeframe", default="1m", help="candle timeframe (default: 1m)")
+    backfill.add_argument(
+        "--since", type=_time_ms, required=True, metavar="DATE", help="start: a date or ISO time, UTC"
+    )
+    backfill.add_argument(
+        "--until", type=_time_ms, default=None, metavar="DATE", help="end, exclusive (default: now)"
+    )
+    backfill.add_argument("--trades", action="store_true", help="also fetch past trades (tick history)")
+    backfill.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_db_option(backfill, "the SQLite store (default: MDX_DB, else the user's data directory)")
+
+    collect = commands.add_parser(
+        "collect",
+        help="run one source and publish it to Redis for many dashboards (--source redis://...)",
+        description="Run the session once and publish its events to Redis Streams (one per exchange, "
+        "symbol and channel), latest values and book views to keys with a TTL, and the last closed bars; "
+        "dashboards then read it with `mdx monitor --source redis://HOST:PORT/DB`. A password in the URL "
+        "(redis://:PASSWORD@HOST:PORT/DB) is never printed.",
+    )
+    _add_source_options(collect)
+    collect.add_argument(
+        "--redis", default="", metavar="URL", help="redis://[:PASSWORD@]HOST:PORT/DB (default: MDX_REDIS_URL)"
+    )
+    collect.add_argument(
+        "--seconds", type=_positive(finite=True), default=None, help="stop after this long (default: never)"
+    )
+    collect.add_argument(
+        "--history", type=_duration, default=DEFAULT_HISTORY, metavar="DURATION",
+        help=f"bars published before the stream (simulator, exchange candles; default: {DEFAULT_HISTORY})",
+    )  # fmt: skip
+    collect.add_argument("--maxlen", type=_at_least_one, default=100_000, help="entries kept per stream")
+    collect.add_argument("--ttl", type=_positive(finite=True), default=60.0, help="latest values live, s")
+    collect.add_argument("--bars", type=_at_least_one, default=500, help="closed bars kept per timeframe")
+    collect.set_defaults(db=None)
     return parser
+
+
+def _time_ms(value: str) -> int:
+    """An argparse type: a date or ISO time (naive: UTC) as ms since the epoch."""
+    from .store.reader import to_ns
+
+    try:
+        ns = to_ns(value, "time")
+    except MdxError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return (ns or 0) // 1_000_000
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -372,12 +428,60 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from .store.backfill import run_backfill
+
+    with _open_store(args.db) as store:
+        report = run_backfill(
+            store,
+            args.exchange_id,
+            args.symbol,
+            args.timeframe,
+            args.since,
+            args.until,
+            trades=args.trades,
+            progress=not args.no_progress,
+        )
+    print(report.summary())
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+
+    from .config import redact_url
+    from .sources import make_sources
+    from .sources.redis import Collector
+
+    url = args.redis or os.environ.get("MDX_REDIS_URL", "")
+    if not url:
+        raise ConfigError("collect needs --redis redis://HOST:PORT/DB (or MDX_REDIS_URL)")
+    settings = replace(_settings(args), redis_url=url)
+    if any(spec.startswith(("redis://", "rediss://")) for spec in settings.source_specs):
+        raise ConfigError("collect publishes a simulator, a replay or an exchange; it does not read Redis")
+    collector = Collector(
+        make_sources(settings), url, timeframes=settings.timeframes, speed=settings.speed,
+        maxlen=args.maxlen, ttl_s=args.ttl, bars_kept=args.bars,
+    )  # fmt: skip
+    session, publisher = collector.session, collector.publisher
+    print(f"collecting {session.name} {','.join(session.symbols)} into {redact_url(url)}", flush=True)
+    asyncio.run(collector.run(seconds=args.seconds))
+    print(
+        f"published {publisher.published} events to {redact_url(url)}; already there {publisher.skipped}; "
+        f"lost to a full buffer {publisher.dropped}; not written {publisher.pending}; "
+        f"rejected {session.rejections.total} {dict(session.rejections.by_reason)}"
+    )
+    return 0 if collector.drained else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
-    handlers = {"monitor": cmd_monitor, "record": cmd_record, "replay": cmd_replay}
+    handlers = {"monitor": cmd_monitor, "record": cmd_record, "replay": cmd_replay, "backfill": cmd_backfill}
+    handlers["collect"] = cmd_collect
     try:
         return handlers[args.command](args)
     except MdxError as error:

@@ -5,8 +5,12 @@ Environment (what ``mdx monitor`` passes to the Voilà kernels):
 side by side: ``sim+replay:PATH``), ``MDX_EXCHANGE``,
 ``MDX_SYMBOLS`` (comma-separated unified symbols), ``MDX_TIMEFRAMES``, ``MDX_SPEED``, ``MDX_SEED``,
 ``MDX_HISTORY`` (how far back the charts start: ``6h`` by default, ``0`` for none; see ``history_ns``),
+``MDX_CHANNELS`` (what a live source follows per symbol: ``trades,book`` by default, plus any of ``ticker``,
+``ohlcv``, ``funding``, ``mark``, ``open_interest``, ``liquidations``),
 ``MDX_DB`` (the SQLite store a session writes to; see ``db_path``), ``MDX_REDIS_URL`` (read and
-carried, not used yet).
+carried, not used yet). ``MDX_SOURCE=redis://[:PASSWORD@]HOST:PORT/DB`` (or ``rediss://``) reads the streams
+an ``mdx collect`` process publishes (``mdx.sources.redis``). A URL's password is never shown: ``repr`` of
+``Settings`` and of ``to_env()``'s mapping pass every value through ``redact_url``.
 
 Exchange credentials (only live sources use them; public market data needs none), as ccxt options
 (``apiKey``, ``secret``, ``password``, ...; see ``CREDENTIAL_KEYS``), for each exchange from the first of:
@@ -42,11 +46,12 @@ import re
 import stat
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ConfigError
 from .market.timeframes import timeframe_ns
@@ -94,6 +99,30 @@ def db_path(value: str | os.PathLike[str] = "", environ: Mapping[str, str] | Non
         return Path(chosen).expanduser()
     data_home = env.get("XDG_DATA_HOME", "") or str(Path.home() / ".local" / "share")
     return Path(data_home).expanduser() / "mdx" / "mdx.db"
+
+
+REDIS_SCHEMES = ("redis://", "rediss://")
+# the channels a live source can follow per symbol (mdx.sources.live.channels reads each)
+KNOWN_CHANNELS = ("trades", "book", "ticker", "ohlcv", "funding", "mark", "open_interest", "liquidations")
+DEFAULT_CHANNELS = ("trades", "book")
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the credentials of a URL in it masked: ``redis://:pw@host:6379/0`` gives
+    ``redis://***@host:6379/0`` (user and password both go). Text that is not such a URL is returned as
+    it is; a URL that cannot be parsed loses everything between ``//`` and the last ``@``."""
+    if "@" not in text or "://" not in text:
+        return text
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        netloc = f"***@{host}" + (f":{parts.port}" if parts.port is not None else "")
+        if ":" in host:  # an IPv6 literal
+            netloc = f"***@[{host}]" + (f":{parts.port}" if parts.port is not None else "")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    except ValueError:
+        scheme, _, rest = text.partition("://")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -342,7 +371,7 @@ class SecretEnv(dict[str, str]):
     debugger showing it does not leak them). Otherwise a plain ``dict``."""
 
     def __repr__(self) -> str:
-        masked = {name: "***" if _is_secret_var(name) else value for name, value in self.items()}
+        masked = {name: "***" if _is_secret_var(name) else redact_url(value) for name, value in self.items()}
         return repr(masked)
 
     __str__ = __repr__
@@ -354,7 +383,7 @@ def _is_secret_var(name: str) -> bool:
 
 def _spec_exchange(spec: str, exchange: str) -> str | None:
     """The ccxt exchange id a source spec streams from, or None for the simulator and replays."""
-    if spec == "sim" or spec.startswith("replay:"):
+    if spec == "sim" or spec.startswith(("replay:", *REDIS_SCHEMES)):
         return None
     return exchange if spec == "live" else spec
 
@@ -368,11 +397,17 @@ class Settings:
     speed: float = 1.0
     seed: int = 7
     history: str = DEFAULT_HISTORY  # how far back the charts start (see history_ns); "0": no history
+    channels: tuple[str, ...] = DEFAULT_CHANNELS  # what live sources follow per symbol (MDX_CHANNELS)
     db: str = ""
     redis_url: str = field(default="", repr=False)  # may hold a password: never printed
     credentials: Credentials = field(default=NO_CREDENTIALS, repr=False)  # never printed (see Credentials)
     # exchange id -> more ccxt options (not secret: urls, hostname, timeout, ...); read-only once built
     ccxt_options: CcxtOptions = field(default_factory=dict, hash=False)
+
+    def __repr__(self) -> str:  # the fields dataclass would show, a URL's password masked
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        shown["source"] = redact_url(self.source)
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
 
     def __post_init__(self) -> None:
         if not isinstance(self.credentials, Credentials):  # a plain {"binance": {...}} mapping
@@ -386,19 +421,35 @@ class Settings:
         if not self.speed > 0:
             raise ConfigError(f"speed must be > 0, got {self.speed!r}")
         history_ns(self.history)
+        unknown = [c for c in self.channels if c not in KNOWN_CHANNELS]
+        if unknown or not self.channels:
+            raise ConfigError(
+                f"channels must be some of {', '.join(KNOWN_CHANNELS)}; "
+                f"got {', '.join(self.channels) or 'none'}"
+            )
 
     @property
     def source_specs(self) -> tuple[str, ...]:
-        """The sources to run side by side in one session: ``sim+replay:PATH`` gives two."""
-        return tuple(part.strip() for part in self.source.split("+") if part.strip()) or ("sim",)
+        """The sources to run side by side in one session: ``sim+replay:PATH`` gives two, and so does
+        ``binance,bybit`` (one live source per exchange; a replay's commas separate its paths)."""
+        specs: list[str] = []
+        for part in (part.strip() for part in self.source.split("+")):
+            if "," in part and not part.startswith(("replay:", *REDIS_SCHEMES)):
+                specs.extend(_split(part))
+            elif part:
+                specs.append(part)
+        return tuple(specs) or ("sim",)
 
     @property
     def source_kind(self) -> str:
-        """``sim``, ``replay`` or ``live``."""
+        """``sim``, ``replay``, ``redis`` (``redis://``, ``rediss://``: what ``mdx collect`` publishes) or
+        ``live``."""
         if self.source == "sim":
             return "sim"
         if self.source.startswith("replay:"):
             return "replay"
+        if self.source.startswith(REDIS_SCHEMES):
+            return "redis"
         return "live"
 
     @property
@@ -452,6 +503,7 @@ class Settings:
                 "MDX_SPEED": repr(self.speed),
                 "MDX_SEED": str(self.seed),
                 "MDX_HISTORY": self.history,
+                "MDX_CHANNELS": ",".join(self.channels),
                 "MDX_DB": self.db,
             }
         )
@@ -476,6 +528,7 @@ class Settings:
                 speed=float(env.get("MDX_SPEED", "1") or 1),
                 seed=int(env.get("MDX_SEED", "7") or 7),
                 history=env.get("MDX_HISTORY", DEFAULT_HISTORY).strip() or DEFAULT_HISTORY,
+                channels=_split(env.get("MDX_CHANNELS", "")) or DEFAULT_CHANNELS,
                 db=env.get("MDX_DB", ""),
                 redis_url=env.get("MDX_REDIS_URL", ""),
                 credentials=Credentials.from_env(env),
@@ -500,4 +553,5 @@ __all__ = [
     "history_ns",
     "parse_ccxt_options",
     "read_credentials_file",
+    "redact_url",
 ]

@@ -11,17 +11,21 @@ Every error mdx raises on purpose is an ``MdxError``. The tree::
     │   ├── CaptureError            an unreadable or truncated capture file
     │   ├── DuplicateTrade          a trade id seen again (a replayed or duplicated frame)
     │   ├── TimeJump                an event time too far from the stream's (a year ahead, 1970)
+    │   ├── RejectedFile            a CSV file refused whole on import (bad rows by line, nothing stored)
     │   └── BookError               order-book integrity problems
     │       ├── BookOutOfSync       a delta arrived with a sequence gap or before any snapshot
     │       ├── CrossedBook         best bid >= best ask after an update
     │       └── StaleSnapshot       a snapshot older than the book (ignored, the book keeps its state)
     ├── SourceError                 a market-data source failed
     │   ├── SourceUnavailable       network trouble; retryable with backoff
-    │   │   └── ExchangeUnreachable never reached: no network, DNS, refused, timed out (slow retry)
+    │   │   ├── ExchangeUnreachable never reached: no network, DNS, refused, timed out (slow retry)
+    │   │   └── RateLimited         HTTP 429 / 418: wait (``retry_after`` s when the exchange says) and retry
     │   ├── ExchangeBlocked         the exchange refuses this region (HTTP 451): final
     │   └── UnknownSymbol           the exchange does not list the symbol
-    └── StoreError                  the store cannot be opened or written: not SQLite, corrupt, not an
-                                    mdx store, a newer schema (the file is left as it is)
+    ├── StoreError                  the store cannot be opened or written: not SQLite, corrupt, not an
+    │                               mdx store, a newer schema (the file is left as it is)
+    └── CacheError                  the TTL cache (``mdx.store.cache``) cannot answer
+        └── CacheUnavailable        its Redis cannot be reached (refused, timed out) and no stale value
 
 Pipelines never stop on a ``DataError``: they count it as a rejection (see ``mdx.stats.Rejections``)
 and keep going. Callers who want the strict behaviour use the functions that raise.
@@ -66,6 +70,15 @@ class TimeJump(DataError):
     """An event time more than the allowed gap away from the stream it joins (one bad timestamp)."""
 
 
+class RejectedFile(DataError):
+    """A file refused whole on import: ``problems`` holds the first reasons (``line N: ...``), ``count``
+    the number of bad rows; nothing of the file was stored."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = (), count: int = 0) -> None:
+        super().__init__(message)
+        self.problems, self.count = problems, count
+
+
 class BookError(DataError):
     """An order-book integrity problem."""
 
@@ -94,6 +107,15 @@ class ExchangeUnreachable(SourceUnavailable):
     """The exchange was never reached (no network, DNS failure, connection refused or timed out)."""
 
 
+class RateLimited(SourceUnavailable):
+    """The exchange answered HTTP 429 / 418 (too many requests); ``retry_after``: the seconds it asked
+    to wait (its ``Retry-After`` header), or None when it did not say."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ExchangeBlocked(SourceError):
     """The exchange refuses connections from this region (HTTP 451); retrying cannot help."""
 
@@ -106,9 +128,19 @@ class StoreError(MdxError):
     """The SQLite store cannot be opened or written; the file at its path is never overwritten."""
 
 
+class CacheError(MdxError):
+    """The TTL cache cannot answer (a value it cannot serialize or read back, a broken backend)."""
+
+
+class CacheUnavailable(CacheError):
+    """The cache's Redis cannot be reached (refused, timed out, gone) and there is no stale value to give."""
+
+
 __all__ = [
     "BookError",
     "BookOutOfSync",
+    "CacheError",
+    "CacheUnavailable",
     "CaptureError",
     "ConfigError",
     "CrossedBook",
@@ -120,6 +152,8 @@ __all__ = [
     "InvalidValue",
     "MalformedFrame",
     "MdxError",
+    "RateLimited",
+    "RejectedFile",
     "SourceError",
     "SourceUnavailable",
     "StaleSnapshot",

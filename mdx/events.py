@@ -249,6 +249,10 @@ register_event(BookDelta, "delta", "book", cached=False, check=check_book_values
 register_event(Quote, "quote", "quotes", check=check_quote_values)
 register_event(Bar, "bar", "bars", sub="timeframe", open_flag="closed", open_topic="bar_open")
 
+# the other public channels (ticker, exchange candles, funding, mark, open interest, liquidations) register
+# themselves there; imported here so that reading any recording knows their tags
+from . import channel_events  # noqa: E402, F401
+
 __all__ = [
     "KINDS",
     "KINDS_BY_TAG",

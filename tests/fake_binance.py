@@ -10,7 +10,10 @@ It serves on 127.0.0.1 (a free port) so the real ccxt client runs end to end in 
 REST (what ``load_markets``, the order-book sync and history use):
 ``GET /api/v3/exchangeInfo`` (spot symbols with realistic filters), ``/api/v3/depth?symbol=&limit=``
 (the fake's current book with ``lastUpdateId``), ``/api/v3/klines?symbol=&interval=&limit=`` (the
-candles set with ``set_klines``, Binance's 12-field arrays, newest last), ``/api/v3/time``,
+candles set with ``set_klines``, Binance's 12-field arrays, newest last; ``startTime`` / ``endTime`` /
+``limit`` page like Binance's, at most 1000 a page; leave rows out for holes in the history),
+``/api/v3/aggTrades?symbol=&startTime=&endTime=&fromId=&limit=`` (the past trades set with
+``set_agg_trades``, rows as ``agg_trade`` makes them; start and end at most an hour apart), ``/api/v3/time``,
 ``/api/v3/ping``; the USD-M and COIN-M ``exchangeInfo`` answer with no symbols so ccxt's default
 ``fetchMarkets`` types also work offline.
 The one signed endpoint ccxt calls on its own (``/sapi/v1/capital/config/getall``, when keys are set)
@@ -25,7 +28,8 @@ ccxt's binance tells spot from futures frames by that substring of the connectio
 Faults on command: a sequence gap (``gap``), duplicate frames (``duplicate=True``), a disconnect
 (``disconnect``), refused websocket handshakes (``refuse_ws``, answered with ``refuse_ws_status``), REST
 and frame delays (``rest_delay``, ``frame_delay``), malformed frames (``send_raw``), HTTP 429, 451
-(Binance's answer from a restricted region, with its body) or other statuses (``fail_rest``).
+(Binance's answer from a restricted region, with its body) or other statuses (``fail_rest``, also after
+``after`` good answers: 400 is a final ``BadRequest`` to ccxt, 500 a retryable one).
 Recorded sessions (``<recv_ns> <raw json>`` gzip lines, see ../shared/data) drive it via
 ``load_recording`` + ``play``.
 """
@@ -51,6 +55,10 @@ RATE_LIMIT_BODY = {
     "msg": "Too much request weight used; current limit is 6000 request weight per 1 MINUTE. "
     "Please use WebSocket Streams for live updates to avoid polling the API.",
 }
+
+BAD_REQUEST_BODY = {"code": -1100, "msg": "Illegal characters found in a parameter."}
+MAX_PAGE = 1000  # Binance's largest klines / aggTrades page
+HOUR_MS = 3_600_000
 
 # (symbol, base, quote, tickSize, stepSize, minQty, maxQty)
 RESTRICTED_BODY = {
@@ -138,6 +146,23 @@ def kline(
     close_ms = open_ms + INTERVAL_MS[interval] - 1
     prices = [fmt(o), fmt(h), fmt(low), fmt(c), fmt(volume)]
     return [open_ms, *prices, close_ms, fmt(quote), trades, fmt(taker_buy), fmt(buy_quote), "0"]
+
+
+def agg_trade(
+    trade_id: int, trade_ms: int, price: float, amount: float, *, buyer_is_maker: bool = False
+) -> dict:
+    """One Binance aggregate trade (``/api/v3/aggTrades``): ``a`` its id, ``T`` its time in ms, ``m`` true
+    when the seller was the aggressor."""
+    return {
+        "a": trade_id,
+        "p": fmt(price),
+        "q": fmt(amount),
+        "f": trade_id,
+        "l": trade_id,
+        "T": trade_ms,
+        "m": buyer_is_maker,
+        "M": True,
+    }
 
 
 def symbol_info(symbol: str, base: str, quote: str, tick: str, step: str, min_qty: str, max_qty: str) -> dict:
@@ -257,6 +282,8 @@ class Connection:
 
 
 class FakeBinance:
+    retry_after: str | None = "1"  # the Retry-After header of the failures fail_rest injects (None: none)
+
     def __init__(
         self,
         markets: Sequence[tuple[str, str, str, str, str, str, str]] = DEFAULT_MARKETS,
@@ -269,6 +296,7 @@ class FakeBinance:
         self.books: dict[str, FakeBook] = {symbol: FakeBook() for symbol in self.markets}
         self.next_trade_id: dict[str, int] = dict.fromkeys(self.markets, 1)
         self.klines: dict[tuple[str, str], list[list]] = {}  # (symbol, interval) -> rows, oldest first
+        self.agg_trades: dict[str, list[dict]] = {}  # symbol -> aggregate trades, oldest first
         # observability
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.ws_opened = 0
@@ -282,6 +310,7 @@ class FakeBinance:
         self.refuse_ws_status = 503
         self._rest_failures: Counter[str] = Counter()
         self._rest_failure_status: dict[str, int] = {}
+        self._rest_failures_after: Counter[str] = Counter()  # good answers left before the failures start
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -292,6 +321,7 @@ class FakeBinance:
         app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
         app.router.add_get("/api/v3/depth", self._depth)
         app.router.add_get("/api/v3/klines", self._klines)
+        app.router.add_get("/api/v3/aggTrades", self._agg_trades)
         app.router.add_get("/api/v3/time", self._time)
         app.router.add_get("/api/v3/ping", self._ping)
         app.router.add_get("/sapi/v1/capital/config/getall", self._signed)
@@ -359,6 +389,17 @@ class FakeBinance:
             query
             for path, query in self.requests
             if path == "/api/v3/klines" and (symbol is None or query.get("symbol") == symbol)
+        ]
+
+    def set_agg_trades(self, symbol: str, rows: Iterable[dict]) -> None:
+        """The past trades ``/api/v3/aggTrades`` serves for ``symbol`` (``agg_trade`` rows), oldest first."""
+        self.agg_trades[symbol] = sorted(rows, key=lambda row: (row["T"], row["a"]))
+
+    def trade_requests(self, symbol: str | None = None) -> list[dict[str, str]]:
+        return [
+            query
+            for path, query in self.requests
+            if path == "/api/v3/aggTrades" and (symbol is None or query.get("symbol") == symbol)
         ]
 
     def top(
@@ -467,10 +508,12 @@ class FakeBinance:
             await connection.ws.close(code=code, message=b"fake disconnect")
         return len(connections)
 
-    def fail_rest(self, path: str, times: int = 1, status: int = 429) -> None:
-        """Answer the next ``times`` requests to ``path`` (e.g. ``/api/v3/exchangeInfo``) with ``status``."""
+    def fail_rest(self, path: str, times: int = 1, status: int = 429, *, after: int = 0) -> None:
+        """Answer the next ``times`` requests to ``path`` (e.g. ``/api/v3/exchangeInfo``) with ``status``,
+        once ``after`` more requests to it were answered as usual (an interruption mid-way)."""
         self._rest_failures[path] += times
         self._rest_failure_status[path] = status
+        self._rest_failures_after[path] = after
 
     # -- waiting ------------------------------------------------------------------------------------
 
@@ -557,13 +600,16 @@ class FakeBinance:
         self.requests.append((request.path, dict(request.query)))
         if self.rest_delay:
             await asyncio.sleep(self.rest_delay)
-        if self._rest_failures[request.path] > 0:
+        if self._rest_failures[request.path] > 0 and self._rest_failures_after[request.path] > 0:
+            self._rest_failures_after[request.path] -= 1
+        elif self._rest_failures[request.path] > 0:
             self._rest_failures[request.path] -= 1
             status = self._rest_failure_status[request.path]
-            body = {429: RATE_LIMIT_BODY, 451: RESTRICTED_BODY}.get(
+            body = {429: RATE_LIMIT_BODY, 451: RESTRICTED_BODY, 400: BAD_REQUEST_BODY}.get(
                 status, {"code": -1001, "msg": "Internal error; unable to process."}
             )
-            return web.json_response(body, status=status, headers={"Retry-After": "1"})
+            headers = {"Retry-After": self.retry_after} if self.retry_after else {}
+            return web.json_response(body, status=status, headers=headers)
         return None
 
     async def _exchange_info(self, request: web.Request) -> web.Response:
@@ -632,6 +678,36 @@ class FakeBinance:
         if end is not None:
             rows = [row for row in rows if _open_ms(row) <= int(end)]
         return web.json_response(rows[-limit:])
+
+    async def _agg_trades(self, request: web.Request) -> web.Response:
+        """Binance's aggTrades: from ``fromId``, or within ``startTime`` .. ``endTime`` (both inclusive, at
+        most an hour apart), the first ``limit`` (default 500, at most 1000); neither: the newest."""
+        if (failure := await self._before(request)) is not None:
+            return failure
+        query = request.query
+        symbol = query.get("symbol", "")
+        if symbol not in self.markets:
+            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        limit = int(query.get("limit", "500"))
+        if not 1 <= limit <= MAX_PAGE:
+            return web.json_response(
+                {"code": -1130, "msg": "Data sent for parameter 'limit' is not valid."}, status=400
+            )
+        start, end, from_id = query.get("startTime"), query.get("endTime"), query.get("fromId")
+        if start is not None and end is not None and int(end) - int(start) > HOUR_MS:
+            return web.json_response(
+                {"code": -1127, "msg": "More than 1 hours between startTime and endTime."}, status=400
+            )
+        rows = self.agg_trades.get(symbol, [])
+        if from_id is not None:
+            rows = [row for row in rows if row["a"] >= int(from_id)]
+        if start is not None:
+            rows = [row for row in rows if row["T"] >= int(start)]
+        if end is not None:
+            rows = [row for row in rows if row["T"] <= int(end)]
+        if from_id is None and start is None and end is None:
+            return web.json_response(rows[-limit:])
+        return web.json_response(rows[:limit])
 
     async def _time(self, request: web.Request) -> web.Response:
         if (failure := await self._before(request)) is not None:
@@ -717,6 +793,7 @@ __all__ = [
     "FakeBinance",
     "FakeBook",
     "Recording",
+    "agg_trade",
     "ccxt_config_for",
     "kline",
 ]

@@ -149,8 +149,8 @@ def test_replay_of_a_damaged_capture_summarizes_what_was_read(shared_data: Path,
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("nosuchthing", "mdx monitor: unknown exchange 'nosuchthing': not a ccxt.pro exchange id"),
-        ("sim+binanc", "unknown exchange 'binanc': not a ccxt.pro exchange id; did you mean binance"),
+        ("nosuchthing", "mdx monitor: unknown exchange 'nosuchthing': not a ccxt exchange id"),
+        ("sim+binanc", "unknown exchange 'binanc': not a ccxt exchange id; did you mean binance"),
         ("replay:/nonexistent.gz", "mdx monitor: /nonexistent.gz: no such capture file"),
         ("sim+replay:missing.gz", "mdx monitor: {tmp}/missing.gz: no such capture file"),
         ("replay:empty.gz", "mdx monitor: {tmp}/empty.gz: empty file"),

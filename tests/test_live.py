@@ -250,6 +250,7 @@ def test_http_429_backs_off_with_growing_jittered_capped_delays() -> None:
         backoff = Backoff(initial=0.01, factor=2.0, cap=0.05, jitter=0.2)
         async with FakeBinance() as fake:
             fake.ladder("BTCUSDT", 100.0)
+            fake.retry_after = None  # the schedule alone (a Retry-After is honoured: the test below)
             fake.fail_rest("/api/v3/exchangeInfo", times=6, status=429)
             async with live(fake, clock=clock, backoff=backoff, rng=random.Random(11)) as h:
                 await h.wait(lambda: h.state == "connected", "connected after the 429s")
@@ -276,6 +277,24 @@ def test_http_429_backs_off_with_growing_jittered_capped_delays() -> None:
     run(main())
 
 
+def test_a_retry_after_is_waited_at_least() -> None:
+    async def main() -> None:
+        clock = SimulatedClock(1_000_000_000)
+        backoff = Backoff(initial=0.01, factor=2.0, cap=0.05, jitter=0.2)
+        async with FakeBinance() as fake:
+            fake.ladder("BTCUSDT", 100.0)
+            fake.retry_after = "7"
+            fake.fail_rest("/api/v3/exchangeInfo", times=2, status=429)
+            async with live(fake, clock=clock, backoff=backoff, rng=random.Random(11)) as h:
+                await h.wait(lambda: h.state == "connected", "connected after the 429s")
+                retries = [s for s in h.statuses if s[0] == "reconnecting"]
+                assert len(retries) == 2 and all("asked to wait 7 s" in s[1] for s in retries)
+                times = [1_000_000_000] + [s[3] for s in retries]
+                assert [(b - a) / 1e9 for a, b in itertools.pairwise(times)] == [7.0, 7.0]
+
+    run(main())
+
+
 def test_max_attempts_gives_up_with_source_unavailable() -> None:
     async def main() -> None:
         async with FakeBinance() as fake:
@@ -289,17 +308,34 @@ def test_max_attempts_gives_up_with_source_unavailable() -> None:
     run(main())
 
 
-def test_an_unknown_symbol_raises_unknown_symbol_naming_symbol_and_exchange() -> None:
+def test_an_unknown_symbol_is_said_and_left_out_while_the_others_stream(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async def main() -> None:
         async with FakeBinance() as fake:
+            fake.ladder("BTCUSDT", 100.0)
             async with live(fake, symbols=(SYMBOL, "DOGE/EUR")) as h:
+                await subscribed(fake)
+                await fake.push_trade("BTCUSDT", 100.5, 0.1)
+                await h.wait(lambda: len(h.of(Trade)) == 1, "a trade of the listed symbol")
+                assert h.error is None and h.source.unknown_symbols == ("DOGE/EUR",)
+                assert h.rejections.by_reason["UnknownSymbol"] == 1
+                said = h.rejections.last_message["UnknownSymbol"]
+                assert "'DOGE/EUR' is not listed on binance" in said and "streaming BTC/USDT" in said
+            assert any("DOGE/EUR" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+
+    run(main())
+
+
+def test_no_listed_symbol_raises_unknown_symbol_naming_each_and_the_closest_match() -> None:
+    async def main() -> None:
+        async with FakeBinance() as fake:
+            async with live(fake, symbols=("DOGE/EUR", "BTCUSDT")) as h:
                 await h.task
                 assert isinstance(h.error, UnknownSymbol)
                 assert "'DOGE/EUR'" in str(h.error) and "binance" in str(h.error)
+                assert "did you mean 'BTC/USDT'" in str(h.error)
                 assert h.statuses[-1][0] == "error" and "DOGE/EUR" in h.statuses[-1][1]
-            async with live(fake, symbols=("BTCUSDT",)) as h:
-                await h.task
-                assert isinstance(h.error, UnknownSymbol) and "did you mean 'BTC/USDT'" in str(h.error)
             assert fake.ws_opened == 0
 
     run(main())

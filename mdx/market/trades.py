@@ -50,6 +50,9 @@ class RecentTradeIds:
             self._seen.discard(self._order.popleft())
         return True
 
+    def __contains__(self, trade_id: object) -> bool:
+        return trade_id in self._seen
+
     def check(self, trade: Trade) -> None:
         """Raise ``DuplicateTrade`` when ``trade``'s id was seen recently (trades without an id pass)."""
         if trade.id and not self.add(trade.id):

@@ -19,7 +19,8 @@ def make_sources(settings: Settings) -> tuple[Source, ...]:
 
 
 def make_source(settings: Settings) -> Source:
-    """The simulator (embedded default), a replay of captures/recordings, or a live exchange."""
+    """The simulator (embedded default), a replay of captures/recordings, a live exchange, or the Redis
+    streams of a collector (``redis://HOST:PORT/DB``)."""
     if len(settings.source_specs) > 1:
         raise ConfigError(f"{settings.source!r} names several sources; this needs one (use make_sources)")
     return _make(settings, settings)
@@ -36,6 +37,11 @@ def _make(settings: Settings, whole: Settings) -> Source:
         if not settings.replay_paths:
             raise ConfigError("replay needs at least one path: replay:PATH[,PATH...]")
         return ReplaySource(settings.replay_paths)
+    if settings.source_kind == "redis":  # an `mdx collect` publishing to Redis (mdx.sources.redis)
+        from .redis.source import RedisSource
+
+        history = history_ns(settings.history)
+        return RedisSource(settings.source, settings.symbols, exchange=settings.exchange, history_ns=history)
     from .live.ccxt_source import LiveSource
 
     exchange_id = settings.exchange if settings.source == "live" else settings.source
@@ -43,7 +49,11 @@ def _make(settings: Settings, whole: Settings) -> Source:
         raise ConfigError("MDX_SOURCE=live needs MDX_EXCHANGE (a ccxt.pro exchange id, e.g. binance)")
     options = whole.ccxt_config(exchange_id)  # its MDX_<EXCHANGE>_CCXT_OPTIONS, credentials on top
     return LiveSource(
-        exchange_id, settings.symbols, exchange_options=options, history_ns=history_ns(settings.history)
+        exchange_id,
+        settings.symbols,
+        exchange_options=options,
+        history_ns=history_ns(settings.history),
+        channels=settings.channels,
     )
 
 

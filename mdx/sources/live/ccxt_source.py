@@ -64,6 +64,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import ccxt
+import ccxt.async_support as ccxt_async
 import ccxt.pro as ccxtpro
 
 from ...backoff import Backoff
@@ -86,8 +87,20 @@ from ...events import Bar, BookSnapshot, Event, Level, Quote, Trade
 from ...market.timeframes import timeframe_ns
 from ...market.trades import RecentTradeIds, valid_trade
 from ...stats import Rejections
-from .failures import blocked_message, blocked_status, is_unreachable, unreachable_message
+from .channels import CHANNELS, CORE_CHANNELS, check_channels
+from .failures import blocked_message, blocked_status, is_unreachable, retry_after_s, unreachable_message
 from .history import BarReader, closed_bars, finite_number, kline_bar, ohlcv_bar
+from .pumps import (
+    Polling,
+    channel_plan,
+    fill_gap,
+    poll_book,
+    poll_trades,
+    pump_channel,
+    quote_of,
+    watch_or_poll,
+)
+from .sequence import SEQUENCE_GUARDS
 
 log = logging.getLogger("mdx.sources.live.ccxt_source")
 
@@ -146,6 +159,7 @@ class _Verdict:
     fatal: MdxError | None = None
     reason: str = ""
     slow: bool = False
+    wait_s: float = 0.0  # at least this long before the retry (the exchange's Retry-After)
 
 
 class LiveSource:
@@ -168,6 +182,11 @@ class LiveSource:
         history_bars: int = 300,
         native_klines: bool = True,
         history_ns: int | None = None,
+        channels: Iterable[str] = CORE_CHANNELS,
+        ohlcv_timeframe: str = "1m",
+        poll_s: Mapping[str, float] | None = None,
+        ws_failures_before_polling: int | None = 3,
+        websocket_retry_s: float = 60.0,
     ) -> None:
         """``depth``: book levels per side in each ``BookSnapshot``. ``book_limit``: the ``limit`` passed to
         ``watch_order_book`` — the REST snapshot size and how many levels ccxt keeps (None: the exchange's
@@ -180,11 +199,42 @@ class LiveSource:
         timeframe that ``history()`` fetches (0: none); ``history_ns``: how far back (None: no limit but
         ``history_bars``), so 6 h gives 360 1m bars and 72 5m bars, each capped at ``history_bars``.
         ``native_klines``: read Binance's own klines (quote volume, trade count, taker-buy volume) rather
-        than ccxt's plain OHLCV. One ``stream()`` at a time."""
-        if exchange_id not in ccxtpro.exchanges:
-            close = difflib.get_close_matches(exchange_id, ccxtpro.exchanges, n=3)
+        than ccxt's plain OHLCV. ``channels``: what to follow per symbol (``trades``, ``book``, ``ticker``,
+        ``ohlcv`` — the exchange's own ``ohlcv_timeframe`` candles —, ``funding``, ``mark``,
+        ``open_interest``, ``liquidations``; see ``channels.py``); ``poll_s``: polling intervals by channel
+        name for what is read over REST. ``ws_failures_before_polling``: websocket failures in a row after
+        which trades and the book are polled over REST (None: never), trying the websocket again every
+        ``websocket_retry_s``. An exchange ccxt has no websocket client for is polled throughout. One
+        ``stream()`` at a time."""
+        if exchange_id not in ccxtpro.exchanges and exchange_id not in ccxt_async.exchanges:
+            close = difflib.get_close_matches(exchange_id, ccxt_async.exchanges, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(f"unknown exchange {exchange_id!r}: not a ccxt.pro exchange id{hint}")
+            raise ConfigError(f"unknown exchange {exchange_id!r}: not a ccxt exchange id{hint}")
+        self.channels = check_channels(tuple(channels))
+        if not self.channels:
+            raise ConfigError(f"live source {exchange_id!r}: no channels")
+        timeframe_ns(ohlcv_timeframe)
+        self.ohlcv_timeframe = ohlcv_timeframe
+        self.poll_s = {name: channel.poll_s for name, channel in CHANNELS.items()} | {
+            "trades": 2.0,
+            "book": 1.0,
+        }
+        for name, seconds in (poll_s or {}).items():
+            check_channels((name,))
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+                raise ConfigError(f"poll_s[{name!r}] must be a number of seconds > 0, got {seconds!r}")
+            self.poll_s[name] = float(seconds)
+        if ws_failures_before_polling is not None and (
+            isinstance(ws_failures_before_polling, bool) or ws_failures_before_polling < 1
+        ):
+            raise ConfigError(
+                f"ws_failures_before_polling must be >= 1 or None, got {ws_failures_before_polling!r}"
+            )
+        if not websocket_retry_s > 0:
+            raise ConfigError(f"websocket_retry_s must be > 0, got {websocket_retry_s!r}")
+        self.ws_failures_before_polling = ws_failures_before_polling
+        self.websocket_retry_s = float(websocket_retry_s)
+        self.websocket = exchange_id in ccxtpro.exchanges  # False: everything is polled over REST
         self.symbols: tuple[str, ...] = tuple(dict.fromkeys(symbols))
         if not self.symbols:
             raise ConfigError(f"live source {exchange_id!r}: no symbols")
@@ -233,6 +283,11 @@ class LiveSource:
         self._failing: dict[str, int] = {}
         self._streamed = False  # data arrived since stream() began: reconnects use the normal backoff
         self._loaded: Any = None  # the exchange history() loaded the markets on, for stream() to reuse
+        self._client: Any = None  # the exchange the current stream uses (its last response headers)
+        self._attempts: dict[str, int] = {}  # retries the last successful call of each stream needed
+        self.modes: dict[str, str] = {}  # "trades BTC/USDT" -> "websocket" / "polling", for the status
+        self.skipped: dict[str, str] = {}  # "funding BTC/USDT" -> why it is not followed (said once)
+        self.unknown_symbols: tuple[str, ...] = ()  # not listed on the exchange: left out, said why
 
     def __repr__(self) -> str:
         # option values may hold credentials: show the keys only
@@ -285,12 +340,18 @@ class LiveSource:
     def _create_exchange(self) -> Any:
         config: dict[str, Any] = {"enableRateLimit": True, **self._options}
         config["newUpdates"] = True  # watch_trades returns only the trades not returned before
-        return getattr(ccxtpro, self.exchange)(config)
+        if not self.websocket:
+            return getattr(ccxt_async, self.exchange)(config)
+        exchange = getattr(ccxtpro, self.exchange)(config)
+        guard = SEQUENCE_GUARDS.get(self.exchange)
+        if guard is not None:  # its ccxt client applies book deltas unchecked: mdx checks them
+            guard(exchange)
+        return exchange
 
     @asynccontextmanager
     async def _open_exchange(self) -> AsyncIterator[Any]:
         """A new ccxt.pro exchange whose request logs are redacted; always closed on the way out."""
-        exchange = self._create_exchange()
+        exchange = self._client = self._create_exchange()
         # the logger ccxt logs request headers on (its own, unless exchange_options named another)
         ccxt_log = (
             exchange.logger
@@ -324,11 +385,15 @@ class LiveSource:
             try:
                 self._reuse_markets(exchange)
                 await self._retrying("markets", "load markets", clock, rejections, exchange.load_markets)
-                self._check_symbols(exchange)
-                for symbol in self.symbols:
-                    for pump in (self._pump_trades, self._pump_book):
-                        work = pump(exchange, symbol, clock, rejections, queue)
-                        tasks.append(asyncio.create_task(self._guard(queue, work)))
+                for symbol in self._listed_symbols(exchange, rejections):
+                    for name in self.channels:
+                        work = self._pump(exchange, name, symbol, clock, rejections, queue)
+                        if work is not None:
+                            tasks.append(asyncio.create_task(self._guard(queue, work)))
+                if not tasks:
+                    raise SourceError(
+                        f"{self.exchange}: none of the channels {self.channels} can be followed"
+                    )
                 if self.stall_timeout is not None:
                     tasks.append(asyncio.create_task(self._watchdog(exchange, self.stall_timeout)))
                 while True:
@@ -475,24 +540,76 @@ class LiveSource:
         if loaded is not None and share is not None and loaded.markets:
             share(loaded)
 
-    def _check_symbols(self, exchange: Any) -> None:
-        markets: dict[str, Any] = exchange.markets or {}
+    def _listed_symbols(self, exchange: Any, rejections: Rejections) -> list[str]:
+        """The symbols the exchange lists; each other one is said once (an error naming the closest
+        matches, counted as ``UnknownSymbol``) and left out while the rest run. None listed: raises."""
+        listed: list[str] = []
+        problems: list[str] = []
         for symbol in self.symbols:
-            if symbol in markets:
-                continue
-            by_id = exchange.markets_by_id or {}
-            listed = by_id.get(symbol) or by_id.get(symbol.replace("/", "").upper())
-            if listed:
-                hint = f"; did you mean {listed[0]['symbol']!r} (ccxt unified symbol)?"
+            problem = self._unlisted(exchange, symbol)
+            if problem is None:
+                listed.append(symbol)
             else:
-                close = difflib.get_close_matches(symbol, list(markets), n=3)
-                hint = f"; close matches: {', '.join(close)}" if close else ""
-            raise UnknownSymbol(
-                f"{symbol!r} is not listed on {self.exchange} ({len(markets)} markets loaded){hint}"
-            )
-        for method in ("watchTrades", "watchOrderBook"):
-            if not exchange.has.get(method):
-                raise SourceError(f"{self.exchange}: ccxt.pro has no {method} for this exchange")
+                problems.append(problem)
+        self.unknown_symbols = tuple(s for s in self.symbols if s not in listed)
+        if not listed:
+            raise UnknownSymbol("; ".join(problems))
+        for problem in problems:
+            rejections.add("UnknownSymbol", f"{problem}; streaming {', '.join(listed)}", level=logging.ERROR)
+        return listed
+
+    def _unlisted(self, exchange: Any, symbol: str) -> str | None:
+        """Why ``symbol`` cannot be streamed from ``exchange`` (None: it is listed)."""
+        markets: dict[str, Any] = exchange.markets or {}
+        if symbol in markets:
+            return None
+        by_id = exchange.markets_by_id or {}
+        listed = by_id.get(symbol) or by_id.get(symbol.replace("/", "").upper())
+        if listed:
+            hint = f"; did you mean {listed[0]['symbol']!r} (ccxt unified symbol)?"
+        else:
+            close = difflib.get_close_matches(symbol, list(markets), n=3)
+            hint = f"; close matches: {', '.join(close)}" if close else ""
+        return f"{symbol!r} is not listed on {self.exchange} ({len(markets)} markets loaded){hint}"
+
+    def _pump(
+        self,
+        exchange: Any,
+        name: str,
+        symbol: str,
+        clock: Clock,
+        rejections: Rejections,
+        queue: asyncio.Queue[Any],
+    ) -> Awaitable[None] | None:
+        """The loop that follows channel ``name`` of ``symbol``, or None when it cannot be followed."""
+        if name in ("trades", "book"):
+            method = "watchTrades" if name == "trades" else "watchOrderBook"
+            fetch = "fetchTrades" if name == "trades" else "fetchOrderBook"
+            if not exchange.has.get(fetch) and not (self.websocket and exchange.has.get(method)):
+                self.skip(f"{name} {symbol}", f"{self.exchange} offers no {method} or {fetch} in ccxt")
+                return None
+            pump = self._pump_trades if name == "trades" else self._pump_book
+            return pump(exchange, symbol, clock, rejections, queue)
+        mode = channel_plan(self, exchange, name, symbol)
+        if not mode:
+            return None
+        return pump_channel(self, exchange, name, symbol, mode, clock, rejections, queue)
+
+    def set_mode(self, key: str, mode: str, reason: str) -> None:
+        """Note that stream ``key`` ("trades BTC/USDT") is now read over ``mode``; a change is said in the
+        status (and the log) with ``reason``."""
+        before = self.modes.get(key)
+        self.modes[key] = mode
+        if before is not None and before != mode:
+            message = self.redact(f"{self.exchange} {key}: {reason}")
+            log.warning("%s", message)
+            self._report(self._state or "connected", message)
+
+    def skip(self, key: str, message: str) -> None:
+        """Stream ``key`` is not followed: said once (a warning), never retried."""
+        if key not in self.skipped:
+            self.skipped[key] = message
+            log.warning("%s", self.redact(message))
 
     async def _guard(self, queue: asyncio.Queue[Event | _Failure], work: Awaitable[None]) -> None:
         """Run a watcher; a fatal error goes to the consumer through the queue (a watcher must never die
@@ -507,10 +624,20 @@ class LiveSource:
         await queue.put(_Failure(_detached(failure)))
 
     async def _retrying(
-        self, key: str, what: str, clock: Clock, rejections: Rejections, call: Callable[[], Awaitable[T]]
+        self,
+        key: str,
+        what: str,
+        clock: Clock,
+        rejections: Rejections,
+        call: Callable[[], Awaitable[T]],
+        give_up_after: int | None = None,
     ) -> T:
-        """``await call()`` until it succeeds, backing off on retryable errors; fatal ones raise MdxError."""
+        """``await call()`` until it succeeds, backing off on retryable errors (an HTTP 429 / 418 at least
+        as long as its ``Retry-After``); fatal ones raise MdxError. ``give_up_after``: retries before
+        ``SourceUnavailable`` (besides ``max_attempts``)."""
         attempt = 0
+        limits = [n for n in (self.max_attempts, give_up_after) if n is not None]
+        limit = min(limits) if limits else None
         while True:
             # fatal errors are raised after the except blocks: raising inside one would chain the ccxt
             # error (unredacted) as __context__, which `from None` only hides from tracebacks
@@ -528,11 +655,11 @@ class LiveSource:
             if verdict.fatal is not None:
                 raise verdict.fatal
             attempt += 1
-            if self.max_attempts is not None and attempt > self.max_attempts:
+            if limit is not None and attempt > limit:
                 gave_up = ExchangeUnreachable if verdict.slow else SourceUnavailable
-                raise gave_up(f"{verdict.reason} (gave up after {self.max_attempts} retries)")
+                raise gave_up(f"{verdict.reason} (gave up after {limit} retries)")
             backoff = self.unreachable_backoff if verdict.slow else self.backoff
-            delay = backoff.delay(attempt, self._rng)
+            delay = max(backoff.delay(attempt, self._rng), verdict.wait_s)
             next_retry_ns = clock.now_ns() + int(delay * 1e9)
             self._failing[key] = attempt
             log.warning("%s; retry %d in %.2f s", verdict.reason, attempt, delay)
@@ -549,6 +676,12 @@ class LiveSource:
         if isinstance(error, ccxt.BadSymbol):
             return _Verdict(UnknownSymbol(f"{self.exchange} {what}: {self._reason('bad symbol', error)}"))
         failed = f"{self.exchange} {what} failed"
+        if isinstance(error, ccxt.RateLimitExceeded | ccxt.DDoSProtection):  # 429, 418 (a ban), 1003, ...
+            wait = retry_after_s(getattr(self._client, "last_response_headers", None))
+            said = f"; asked to wait {wait:g} s" if wait is not None else ""
+            return _Verdict(
+                reason=self._reason(f"{self.exchange} {what}: rate limited{said}", error), wait_s=wait or 0.0
+            )
         if isinstance(error, ccxt.ExchangeError):
             return _Verdict(SourceError(f"{failed}: {self._reason('exchange error', error)}"))
         if not isinstance(error, ccxt.NetworkError | ccxt.OperationFailed):
@@ -562,6 +695,7 @@ class LiveSource:
         return self._clip(self.redact(unreachable_message(self.exchange, error)))
 
     def _succeeded(self, key: str, attempt: int) -> None:
+        self._attempts[key] = attempt
         if key == "markets":  # not data yet: stay "connecting" until the first message
             self._failing.pop(key, None)
             if attempt:
@@ -574,29 +708,49 @@ class LiveSource:
     async def _pump_trades(
         self, exchange: Any, symbol: str, clock: Clock, rejections: Rejections, queue: asyncio.Queue[Any]
     ) -> None:
+        """Trades of ``symbol``: from the websocket, or polled over REST (see ``pumps.py``); after a
+        reconnect the gap is filled from the REST history, each trade id sent once."""
         seen = RecentTradeIds()
         key = f"trades {symbol}"
+        polling = Polling(
+            self, key, clock, websocket=self.websocket and bool(exchange.has.get("watchTrades"))
+        )
+        last: Trade | None = None
         while True:
-            trades = await self._retrying(
-                key,
-                f"watch_trades {symbol}",
-                clock,
-                rejections,
+            if polling.active or (self.modes[key] == "polling" and not self.websocket):
+                since = last.ts_event // 1_000_000 if last is not None else None
+                trades = await poll_trades(self, exchange, symbol, since, clock, rejections, key)
+                fresh = [t for t in trades if not t.id or seen.add(t.id)]
+                for trade in fresh:
+                    await queue.put(trade)
+                last = fresh[-1] if fresh else last
+                await polling.wait()
+                continue
+            polling.stop()
+            raw = await watch_or_poll(
+                self, polling, f"watch_trades {symbol}", clock, rejections,
                 lambda: exchange.watch_trades(symbol, None, None, {}),
-            )
+            )  # fmt: skip
+            if raw is None:
+                continue
             ts_recv = clock.now_ns()
-            for raw in trades:
+            trades = []
+            for item in raw:
                 try:
-                    trade = self._trade(symbol, raw, ts_recv)
-                except DataError as error:
-                    rejections.add(error)
-                    continue
-                try:
+                    trade = self._trade(symbol, item, ts_recv)
                     seen.check(trade)
                 except DataError as error:
                     rejections.add(error)
                     continue
+                trades.append(trade)
+            if trades and last is not None and self._attempts.get(key):  # a reconnect: what came between?
+                gap = await fill_gap(
+                    self, exchange, symbol, last, trades[0].ts_event, seen, clock, rejections, key
+                )
+                trades = gap + trades
+            for trade in trades:
                 await queue.put(trade)
+            last = trades[-1] if trades else last
 
     def _trade(self, symbol: str, raw: Mapping[str, Any], ts_recv: int) -> Trade:
         trade_id = raw.get("id")
@@ -628,22 +782,35 @@ class LiveSource:
         key = f"book {symbol}"
         last_seq: int | None = None
         last_top: tuple[float, float, float, float] | None = None
+        last_levels: tuple[tuple[Level, ...], tuple[Level, ...]] | None = None
+        polling = Polling(
+            self, key, clock, websocket=self.websocket and bool(exchange.has.get("watchOrderBook"))
+        )
         while True:
-            book = await self._retrying(
-                key,
-                f"watch_order_book {symbol}",
-                clock,
-                rejections,
+            if polling.active or (self.modes[key] == "polling" and not self.websocket):
+                snapshot = await poll_book(self, exchange, symbol, clock, rejections, key)
+                await queue.put(snapshot)
+                quote = quote_of(snapshot)
+                if quote is not None:
+                    await queue.put(quote)
+                await polling.wait()
+                continue
+            polling.stop()
+            book = await watch_or_poll(
+                self, polling, f"watch_order_book {symbol}", clock, rejections,
                 lambda: exchange.watch_order_book(symbol, self.book_limit, {}),
-            )
+            )  # fmt: skip
+            if book is None:
+                continue
             ts_recv = clock.now_ns()
             nonce = book.get("nonce")
             seq = int(nonce) if isinstance(nonce, int) else 0
-            if nonce is not None and seq == last_seq:
-                continue  # the same book again (e.g. a resync to the same update id)
             # copy the levels now: ccxt mutates this book in place on the next frame
             bids, bad_bids = self._levels(book.get("bids") or ())
             asks, bad_asks = self._levels(book.get("asks") or ())
+            if nonce is not None and seq == last_seq and (bids, asks) == last_levels:
+                continue  # the same book again (e.g. a resync to the same update id)
+            last_levels = (bids, asks)
             if bad_bids or bad_asks:
                 rejections.add(
                     InvalidValue(

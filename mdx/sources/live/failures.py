@@ -29,7 +29,8 @@ import os
 import re
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import ccxt
 
@@ -146,6 +147,19 @@ def network_advice(exchange: str, error: BaseException) -> str | None:
     return None
 
 
+def retry_after_s(headers: Mapping[str, Any] | None) -> float | None:
+    """The ``Retry-After`` of a response's ``headers`` in seconds (a number of seconds; an HTTP date is not
+    read), or None when absent or unreadable."""
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            try:
+                seconds = float(value)
+            except (TypeError, ValueError):
+                return None
+            return seconds if 0 <= seconds < 86_400 else None
+    return None
+
+
 __all__ = [
     "OFFLINE_HINT",
     "blocked_message",
@@ -153,6 +167,7 @@ __all__ = [
     "http_status",
     "is_unreachable",
     "network_advice",
+    "retry_after_s",
     "unreachable_detail",
     "unreachable_message",
 ]
