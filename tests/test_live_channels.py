@@ -192,3 +192,41 @@ def test_ticker_and_candles_stream_from_the_websocket_and_spot_skips_contract_ch
                 await h.stop()
 
     run(main())
+
+
+def test_a_bybit_perpetual_gives_funding_mark_open_interest_and_liquidations_from_its_websocket() -> None:
+    from tests.fake_bybit import FakeBybit
+
+    perp = "BTC/USDT:USDT"
+
+    async def main() -> None:
+        async with FakeBybit() as fake:
+            fake.ladder("BTCUSDT", 65000.0)
+            channels = ("trades", "ticker", "funding", "mark", "open_interest", "liquidations")
+            source = LiveSource("bybit", [perp], exchange_options=fake.ccxt_config(), backoff=FAST,
+                                channels=channels)  # fmt: skip
+            h = Harness(source, LiveClock())
+            try:
+                await fake.wait_subscribed("tickers.BTCUSDT", "publicTrade.BTCUSDT")
+                next_ms = (MS // 28_800_000 + 1) * 28_800_000
+                await fake.push_ticker("BTCUSDT", lastPrice=65010.0, markPrice=65008.5, indexPrice=65001.0,
+                                       fundingRate=0.00012, nextFundingTime=next_ms, openInterest=1234.5,
+                                       openInterestValue=80_250_000.0)  # fmt: skip
+                await h.wait(lambda: h.of(Funding) and h.of(MarkPrice) and h.of(OpenInterest), "derivatives")
+                topics = lambda: {t for c in fake.connections for t in c.topics}  # noqa: E731
+                await fake.wait_until(lambda: any("iquidation" in t for t in topics()), what="liquidations")
+                await fake.push_liquidation("BTCUSDT", 64900.0, 0.5, side="Sell")
+                await h.wait(lambda: h.of(Liquidation), "a liquidation")
+                funding, mark, oi = h.of(Funding)[-1], h.of(MarkPrice)[-1], h.of(OpenInterest)[-1]
+                assert (funding.rate, funding.next_funding_ns) == (0.00012, next_ms * 1_000_000)
+                assert (mark.mark, mark.index) == (65008.5, 65001.0)
+                assert (oi.amount, oi.value) == (1234.5, 80_250_000.0)
+                liq = h.of(Liquidation)[-1]
+                assert (liq.symbol, liq.price, liq.amount, liq.side) == (perp, 64900.0, 0.5, "sell")
+                assert h.of(Ticker)[-1].last == 65010.0
+                assert source.modes == {f"{c} {perp}": "websocket" for c in channels}
+                assert not source.skipped and h.rejections.total == 0
+            finally:
+                await h.stop()
+
+    run(main())

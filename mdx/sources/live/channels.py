@@ -80,13 +80,47 @@ def check_channels(channels: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(channels))
 
 
-def mode_of(channel: Channel, has: Mapping[str, Any], *, websocket: bool = True) -> str:
-    """``"watch"``, ``"poll"`` or ``""`` (the exchange offers neither) for ``channel``."""
+# exchanges whose websocket ticker of a contract carries these channels too (Bybit's linear ``tickers``
+# frames hold the mark, index, funding rate, next funding time and open interest, 10 times a second)
+TICKER_CARRIES: dict[str, frozenset[str]] = {"bybit": frozenset({"funding", "mark", "open_interest"})}
+
+
+def mode_of(channel: Channel, has: Mapping[str, Any], *, websocket: bool = True, exchange: str = "") -> str:
+    """``"watch"``, ``"ticker"`` (read from the websocket ticker), ``"poll"`` or ``""`` (the exchange
+    offers none of them) for ``channel``."""
     if websocket and channel.watch and has.get(channel.watch):
         return "watch"
+    if websocket and channel.name in TICKER_CARRIES.get(exchange, ()) and has.get("watchTicker"):
+        return "ticker"
     if channel.fetch and has.get(channel.fetch):
         return "poll"
     return ""
+
+
+def from_ticker(name: str) -> Normalizer:
+    """The events of channel ``name`` in a ccxt ticker whose venue carries them (``TICKER_CARRIES``):
+    the unified ``markPrice`` / ``indexPrice``, and the venue's own ``fundingRate``, ``nextFundingTime``,
+    ``openInterest``, ``openInterestValue`` (in ``info``). Nothing when the ticker has none of them."""
+
+    def events(exchange: str, symbol: str, raw: object, ts_recv: int) -> list[Any]:
+        t = _structure(raw, f"{exchange} ticker {symbol}")
+        info = t.get("info") if isinstance(t.get("info"), Mapping) else {}
+        if name == "mark":
+            return mark_events(exchange, symbol, t, ts_recv) if finite_number(t.get("markPrice")) else []
+        if name == "funding":
+            if finite_number(info.get("fundingRate")) is None:
+                return []
+            next_ms = finite_number(info.get("nextFundingTime"))
+            fields = {"timestamp": t.get("timestamp"), "fundingRate": info["fundingRate"],
+                      "nextFundingTimestamp": int(next_ms) if next_ms else None}  # fmt: skip
+            return funding_events(exchange, symbol, fields, ts_recv)
+        amount, value = finite_number(info.get("openInterest")), finite_number(info.get("openInterestValue"))
+        if amount is None and value is None:
+            return []
+        fields = {"timestamp": t.get("timestamp"), "openInterestAmount": amount, "openInterestValue": value}
+        return open_interest_events(exchange, symbol, fields, ts_recv)
+
+    return events
 
 
 def _ms(value: object) -> int:
@@ -239,5 +273,6 @@ __all__ = [
     "CandleFollower",
     "Channel",
     "check_channels",
+    "from_ticker",
     "mode_of",
 ]

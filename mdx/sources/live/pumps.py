@@ -28,7 +28,7 @@ from ...errors import DataError, MdxError, SourceUnavailable
 from ...events import BookSnapshot, Quote, Trade
 from ...market.trades import RecentTradeIds
 from ...stats import Rejections
-from .channels import CHANNELS, NORMALIZERS, CandleFollower, mode_of
+from .channels import CHANNELS, NORMALIZERS, CandleFollower, from_ticker, mode_of
 
 if TYPE_CHECKING:
     from .ccxt_source import LiveSource
@@ -205,7 +205,7 @@ def channel_plan(source: LiveSource, exchange: Any, name: str, symbol: str) -> s
     if channel.contracts_only and not market.get("contract"):
         log.debug("%s %s: %s is for contracts only; not for this spot market", source.exchange, symbol, name)
         return ""
-    mode = mode_of(channel, exchange.has, websocket=source.websocket)
+    mode = mode_of(channel, exchange.has, websocket=source.websocket, exchange=source.exchange)
     if not mode:
         forms = " or ".join(m for m in (channel.watch, channel.fetch) if m)
         source.skip(f"{name} {symbol}", f"{source.exchange} offers no {forms} in ccxt: {name} not followed")
@@ -227,11 +227,11 @@ async def pump_channel(
     key = f"{name} {symbol}"
     call = _call(exchange, name, symbol, mode, source.ohlcv_timeframe)
     candles = CandleFollower(source.exchange, symbol, source.ohlcv_timeframe) if name == "ohlcv" else None
-    normalize = NORMALIZERS.get(name)
+    normalize = from_ticker(name) if mode == "ticker" else NORMALIZERS.get(name)
     last: Sequence[Any] = ()
-    source.set_mode(key, "websocket" if mode == "watch" else "polling", "")
+    source.set_mode(key, "polling" if mode == "poll" else "websocket", "")
     while True:
-        what = f"{'watch' if mode == 'watch' else 'fetch'} {key}"
+        what = {"watch": f"watch {key}", "ticker": f"watch_ticker {symbol}"}.get(mode, f"fetch {key}")
         try:
             raw = await source._retrying(key, what, clock, rejections, call)
         except SourceUnavailable:
@@ -264,6 +264,8 @@ def _call(exchange: Any, name: str, symbol: str, mode: str, timeframe: str) -> C
         if mode == "watch":
             return lambda: exchange.watch_ohlcv(symbol, timeframe)
         return lambda: exchange.fetch_ohlcv(symbol, timeframe, None, 2)
+    if mode == "ticker":
+        return lambda: exchange.watch_ticker(symbol)
     method = {
         ("ticker", "watch"): "watch_ticker",
         ("ticker", "poll"): "fetch_ticker",
