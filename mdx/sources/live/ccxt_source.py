@@ -331,8 +331,11 @@ class LiveSource:
             self.on_status(state, reason, attempt, next_retry_ns)
 
     def _recovered(self, key: str) -> None:
-        self._failing.pop(key, None)
-        if not self._failing and self._state != "connected":
+        """Data arrived on ``key`` after failures: the exchange is back. Watchers of the other streams
+        that failed are waiting on their new subscriptions by now (a quiet market may send no trade for
+        minutes); one that still fails says so again with its next retry."""
+        self._failing.clear()
+        if self._state != "connected":
             self._report("connected")
 
     # -- the stream ---------------------------------------------------------------------------------
