@@ -149,6 +149,7 @@ _EXPORTS: dict[str, str] = {
     "SpreadAbove": "mdx.alerts",
     "ImbalanceBeyond": "mdx.alerts",
     "Stale": "mdx.alerts",
+    "ConfluenceLabelChange": "mdx.alerts", "ConsensusChange": "mdx.alerts",
     "LogSink": "mdx.alerts",
     "WebhookSink": "mdx.alerts",
     # the live monitor
@@ -157,6 +158,11 @@ _EXPORTS: dict[str, str] = {
     # storage
     "Store": "mdx.store",
     "StoreWriter": "mdx.store",
+    "import_csv": "mdx.store",
+    "export": "mdx.store",
+    "ImportReport": "mdx.store",
+    "ExportReport": "mdx.store",
+    "RejectedFile": "mdx.errors",
     # sources and files
     "make_source": "mdx.sources",
     "make_sources": "mdx.sources",

@@ -19,6 +19,8 @@ import pytest
 from mdx.alerts import (
     Alert,
     AlertEngine,
+    ConfluenceLabelChange,
+    ConsensusChange,
     ImbalanceBeyond,
     LogSink,
     PctChange,
@@ -31,6 +33,8 @@ from mdx.alerts import (
     WebhookSink,
     ZScoreBeyond,
 )
+from mdx.analytics.confluence import label_of
+from mdx.analytics.live import Confluence, ConfluenceMaker, Consensus
 from mdx.backoff import Backoff
 from mdx.clock import SimulatedClock
 from mdx.errors import ConfigError, InvalidTimeframe
@@ -38,6 +42,7 @@ from mdx.events import Bar, Trade
 from mdx.io.capture import read_capture
 from mdx.session import Session
 from mdx.sources.replay import ReplaySource
+from mdx.sources.sim import Simulator
 
 S = 1_000_000_000
 
@@ -323,3 +328,122 @@ def test_bad_webhook_urls_are_refused() -> None:
     for url in ("ftp://host/x", "not a url", "http:///path"):
         with pytest.raises(ConfigError, match="webhook URL"):
             WebhookSink(url)
+
+
+# -- confluence and consensus signal changes -----------------------------------------------------------------
+
+
+def confluence_event(score: float, minute: int, timeframe: str = "1m", final: bool = True) -> Confluence:
+    ts = T0 + minute * 60 * S
+    n = math.nan
+    return Confluence("x", "BTC/USDT", ts, ts, timeframe, score, n, n, n, n, n, n, label_of(score), final)
+
+
+def consensus_event(signal: str, minute: int, confidence: float = 0.5, final: bool = True) -> Consensus:
+    ts = T0 + minute * 60 * S
+    votes = (("1m", signal), ("5m", "NEUTRAL"))
+    return Consensus("x", "BTC/USDT", ts, ts, signal, confidence, confidence, votes, final)
+
+
+def test_confluence_label_change_fires_on_each_change_of_its_timeframe_with_the_cutoff_crossed() -> None:
+    engine, out = engine_with(ConfluenceLabelChange("BTC/USDT", "1m", cooldown=0))
+    scores = [math.nan, 50.0, 55.0, 65.0, 64.0, 85.0, 30.0, 30.0, 10.0]
+    feed(engine, [confluence_event(s, i) for i, s in enumerate(scores)])
+    feed(engine, [confluence_event(90.0, 9, "5m"), confluence_event(90.0, 10, final=False)])  # not its own
+    # warm-up (NaN) and the first label are no change; then neutral -> buy -> strong buy -> sell -> strong
+    # sell
+    assert [(a.value, a.threshold, (a.ts_event - T0) // (60 * S)) for a in out] == [
+        (65.0, 60.0, 3), (85.0, 80.0, 5), (30.0, 40.0, 6), (10.0, 20.0, 8)
+    ]  # fmt: skip
+    assert out[0].text == "BTC/USDT 1m confluence turned buy from neutral: score 65.0 (cut-off 60)"
+    assert {a.kind for a in out} == {"confluence_change"} and out[0].rule == "confluence_change:BTC/USDT:1m"
+
+
+def test_confluence_label_change_into_out_of_and_cooldown() -> None:
+    scores = [50.0, 65.0, 50.0, 85.0, 65.0, 50.0]
+    into, out = engine_with(ConfluenceLabelChange("BTC/USDT", into=("buy", "strong buy"), cooldown=0))
+    feed(into, [confluence_event(s, i) for i, s in enumerate(scores)])
+    assert [a.text.split(" turned ")[1].split(":")[0] for a in out] == [
+        "buy from neutral", "strong buy from neutral", "buy from strong buy"
+    ]  # fmt: skip
+    leaving, out = engine_with(ConfluenceLabelChange("BTC/USDT", out_of="buy", cooldown=0))
+    feed(leaving, [confluence_event(s, i) for i, s in enumerate(scores)])
+    assert [a.value for a in out] == [50.0, 50.0]
+    cooled, out = engine_with(ConfluenceLabelChange("BTC/USDT", cooldown=150))  # 2.5 minutes
+    feed(cooled, [confluence_event(s, i) for i, s in enumerate(scores)])
+    assert [(a.ts_event - T0) // (60 * S) for a in out] == [1, 4] and cooled.suppressed == 3
+
+
+def test_provisional_values_count_only_when_asked() -> None:
+    events = [confluence_event(50.0, 0), confluence_event(65.0, 1, final=False), confluence_event(50.0, 1)]
+    closed_only, out = engine_with(ConfluenceLabelChange("BTC/USDT", cooldown=0))
+    feed(closed_only, events)
+    assert out == []  # the open bar looked like a buy; the closed bar stayed neutral
+    early, out = engine_with(ConfluenceLabelChange("BTC/USDT", provisional=True, cooldown=0))
+    feed(early, events)
+    assert [a.text.endswith("(open bar)") for a in out] == [True, False]  # buy on the open bar, then back
+    consensus, out = engine_with(ConsensusChange("BTC/USDT", provisional=True, cooldown=0))
+    feed(consensus, [consensus_event("NEUTRAL", 0), consensus_event("BUY", 1, final=False)])
+    assert out[0].text.endswith("(open bars)")
+
+
+def test_consensus_change_with_a_minimum_confidence() -> None:
+    engine, out = engine_with(ConsensusChange("BTC/USDT", cooldown=0))
+    signals = ["NEUTRAL", "NEUTRAL", "BUY", "BUY", "SELL", "NEUTRAL"]
+    feed(engine, [consensus_event(s, i) for i, s in enumerate(signals)])
+    assert [(a.value, a.threshold, (a.ts_event - T0) // (60 * S)) for a in out] == [
+        (0.5, 0.0, 2), (0.5, 0.0, 4), (0.5, 0.0, 5)
+    ]  # fmt: skip
+    assert out[0].text == "BTC/USDT consensus turned BUY from NEUTRAL: confidence 0.50 (1m BUY, 5m NEUTRAL)"
+    sure, out = engine_with(ConsensusChange("BTC/USDT", 0.75, into="BUY", cooldown=0))
+    steps = [("SELL", 0.8), ("BUY", 0.5), ("BUY", 0.75), ("NEUTRAL", 0.9), ("BUY", 1.0)]
+    feed(sure, [consensus_event(s, i, c) for i, (s, c) in enumerate(steps)])
+    # BUY at 0.5 is not sure enough to count; at 0.75 it is a change from SELL
+    assert [(a.value, (a.ts_event - T0) // (60 * S)) for a in out] == [(0.75, 2), (1.0, 4)]
+
+
+def test_bad_signal_change_rules_are_specific_config_errors() -> None:
+    with pytest.raises(ConfigError, match=r"unknown signal 'buyy' \(did you mean 'buy'\?\)"):
+        ConfluenceLabelChange("BTC/USDT", into="buyy")
+    with pytest.raises(ConfigError, match="unknown signal 'HOLD'"):
+        ConsensusChange("BTC/USDT", out_of=("HOLD",))
+    with pytest.raises(ConfigError, match="empty"):
+        ConsensusChange("BTC/USDT", into=())
+    with pytest.raises(ConfigError, match="min_confidence"):
+        ConsensusChange("BTC/USDT", 1.5)
+    with pytest.raises(InvalidTimeframe):
+        ConfluenceLabelChange("BTC/USDT", "7q")
+    for rule in (ConfluenceLabelChange("BTC/USD", "5m"), ConsensusChange("BTC/USD")):
+        with pytest.raises(ConfigError, match=r"unknown symbol 'BTC/USD'; did you mean BTC/USDT"):
+            AlertEngine([rule], symbols=("BTC/USDT", "ETH/USDT"))
+
+
+def run_signal_alerts() -> tuple[list[Alert], list[Any]]:
+    """The simulator (seeded, with history) through a ConfluenceMaker and an AlertEngine, simulated clock."""
+    timeframes = ("1m", "5m")
+    maker = ConfluenceMaker(timeframes)
+    engine = AlertEngine(
+        [ConfluenceLabelChange("BTC/USDT", "1m", cooldown=0), ConsensusChange("BTC/USDT", cooldown=0)],
+        symbols=("BTC/USDT",),
+    )
+    sim = Simulator(("BTC/USDT",), seed=11, start_ns=T0, history="6h")
+    session = Session(sim, timeframes=timeframes, consumers=[maker, engine], clock=SimulatedClock(T0))
+    signals: list[Any] = []
+    session.hub.subscribe("confluence.*", lambda topic, event: signals.append(event))
+    session.hub.subscribe("consensus.*", lambda topic, event: signals.append(event))
+    session.run_until_done(until_ns=T0 + 120 * S)
+    assert session.rejections.total == 0
+    return engine.recent(), signals
+
+
+def test_signal_changes_in_a_session_follow_the_closed_bar_events_and_replay_identically() -> None:
+    alerts, signals = run_signal_alerts()
+    assert all(e.final for e in signals)  # the hub's closed-bar topics; previews go to *_open
+    labels = [e.label for e in signals if type(e) is Confluence and e.timeframe == "1m" and e.label]
+    label_changes = sum(a != b for a, b in itertools.pairwise(labels))
+    verdicts = [e.signal for e in signals if type(e) is Consensus]
+    signal_changes = sum(a != b for a, b in itertools.pairwise(verdicts))
+    kinds = [a.kind for a in alerts]
+    assert label_changes > 5 and kinds.count("confluence_change") == label_changes
+    assert signal_changes > 2 and kinds.count("consensus_change") == signal_changes
+    assert alerts == run_signal_alerts()[0]  # the same input fires the identical alerts

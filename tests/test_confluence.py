@@ -262,3 +262,63 @@ def test_a_bad_bar_in_a_stream_is_refused_and_changes_nothing() -> None:
                     scorer.update(SimpleNamespace(high=1.0, low=1.0, close=bad, volume=1.0))
         rows.append(scorer.update(bar))
     assert_same(pd.DataFrame(rows, index=bars.index), confluence(bars))
+
+
+def open_version(bars: pd.DataFrame, k: int, part: float) -> pd.DataFrame:
+    """Bar ``k`` as it looked part-way (``part`` in (0, 1]): the same open, a close between open and the
+    final close, a narrower range, part of the volume — an open bar, as a one-row frame."""
+    row = bars.iloc[[k]].copy()
+    o, c = row["open"].iloc[0], row["close"].iloc[0]
+    close = o + (c - o) * part
+    row["close"] = close
+    row["high"] = max(o, close) + (row["high"].iloc[0] - max(o, c)) * part
+    row["low"] = min(o, close) - (min(o, c) - row["low"].iloc[0]) * part
+    for column in ("volume", "buy_volume", "sell_volume"):
+        row[column] = row[column] * part
+    return row
+
+
+def test_preview_equals_the_batch_with_the_open_bar_as_closed_and_changes_nothing() -> None:
+    bars = make_bars(160, seed=5)
+    previewed, plain = ConfluenceScore(), ConfluenceScore()
+    imbalance, depth = bars["book_imbalance"].to_numpy(), bars["book_depth_ratio"].to_numpy()
+    checked = 0
+    for k, bar in enumerate(bars.itertuples()):
+        book = (imbalance[k], depth[k])
+        for part in (0.3, 0.7, 1.0):  # the open bar growing, as the session previews it
+            partial = open_version(bars, k, part)
+            value = previewed.preview(next(partial.itertuples()), book)
+            if k + 1 >= previewed.params.warmup:
+                batch = confluence(pd.concat([bars.iloc[:k], partial])).iloc[-1]
+                assert np.array_equal([*value[:-1]], batch[COLUMNS].to_numpy(float), equal_nan=True)
+                assert value.label == batch["label"]
+                checked += 1
+            else:
+                assert math.isnan(value.score) and value.label == ""
+        # the bar closes: previews changed nothing
+        closed, unpreviewed = previewed.update(bar, book), plain.update(bar, book)
+        assert np.array_equal([*closed[:-1]], [*unpreviewed[:-1]], equal_nan=True)
+        assert closed.label == unpreviewed.label
+        assert previewed.count == plain.count == k + 1
+    assert checked == 3 * (len(bars) - ConfluenceParams().warmup + 1)
+    # and what comes after is the same as without previews, bit for bit
+    more = make_bars(80, seed=6)
+    after = [previewed.update(bar) for bar in more.itertuples()]
+    assert_same(pd.DataFrame(after), pd.DataFrame([plain.update(bar) for bar in more.itertuples()]))
+
+
+def test_a_snapshot_shares_no_state() -> None:
+    bars = make_bars(120, seed=8, book=False)
+    scorer = ConfluenceScore()
+    rows = list(bars.itertuples())
+    for bar in rows[:80]:
+        scorer.update(bar)
+    twin = scorer.snapshot()
+    for bar in rows[80:100]:
+        twin.update(bar)  # runs ahead
+    assert scorer.count == 80 and twin.count == 100
+    rest = [scorer.update(bar) for bar in rows[80:]]
+    assert_same(pd.DataFrame(rest), stream(bars).iloc[80:].reset_index(drop=True))
+    with pytest.raises(InvalidValue):
+        scorer.preview(SimpleNamespace(high=1.0, low=1.0, close=math.nan, volume=1.0))
+    assert scorer.count == 120

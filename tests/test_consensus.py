@@ -135,15 +135,27 @@ def test_bad_consensus_settings() -> None:
 
 
 class Collect(Consumer):
-    """Records closed bars, book views, confluence and consensus events in the order they pass."""
+    """Records closed bars, book views, closed-bar confluence and consensus events in the order they pass,
+    and apart from them the previews, each with the open bar it previewed (None for a consensus)."""
 
     takes = (Bar, mdx.BookView, Confluence, Consensus)
 
     def __init__(self) -> None:
         self.events: list[object] = []
+        self.previews: list[tuple[Bar | None, Confluence | Consensus]] = []
+        self._open: dict[tuple[str, str, str], Bar] = {}
+        self.last: dict[tuple[type, str], object] = {}  # the last confluence (per timeframe) and consensus
 
     def on_event(self, event: object) -> None:
-        if type(event) is not Bar or event.closed:  # type: ignore[attr-defined]
+        if type(event) in (Confluence, Consensus):
+            self.last[(type(event), getattr(event, "timeframe", ""))] = event
+        if type(event) is Bar and not event.closed:
+            self._open[(event.exchange, event.symbol, event.timeframe)] = event
+        elif type(event) is Confluence and not event.final:
+            self.previews.append((self._open[(event.exchange, event.symbol, event.timeframe)], event))
+        elif type(event) is Consensus and not event.final:
+            self.previews.append((None, event))
+        else:
             self.events.append(event)
 
     def of(self, cls: type) -> list:
@@ -220,12 +232,16 @@ def test_a_replayed_capture_gives_the_batch_values_and_the_same_events_twice(sha
     assert {e.label for e in scored} >= {"buy", "sell"} and all(math.isnan(e.sentiment) for e in scored)
     assert_session_equals_batch(collect, timeframes, ("binance", "BTC/USDT"))
     key = ("binance", "BTC/USDT")
-    assert session.cache.latest(Confluence, key, "5s") == [e for e in confluences if e.timeframe == "5s"][-1]
-    assert session.cache.latest(Consensus, key) is collect.of(Consensus)[-1]
+    history = session.cache.history(Confluence, key, "5s")  # closed bars only; the latest may be a preview
+    assert history == [e for e in confluences if e.timeframe == "5s"][-len(history) :]
+    assert session.cache.latest(Confluence, key, "5s") is collect.last[(Confluence, "5s")]
+    assert session.cache.latest(Consensus, key) is collect.last[(Consensus, "")]
+    assert not collect.last[(Consensus, "")].final  # the run ends on trades after the last close
     assert KINDS[Confluence].topic == "confluence" and KINDS[Consensus].topic == "consensus"
     again = run_replay(paths, timeframes)[2]
     derived = [repr(e) for e in collect.events if type(e) in (Confluence, Consensus)]
     assert [repr(e) for e in again.events if type(e) in (Confluence, Consensus)] == derived
+    assert [repr(e) for _, e in again.previews] == [repr(e) for _, e in collect.previews]
 
 
 def test_the_simulator_with_history_warms_every_timeframe() -> None:
@@ -266,3 +282,107 @@ def test_a_confluence_event_round_trips_through_a_recording() -> None:
         "x", "BTC/USDT", 60 * S, 61 * S, "1m", 62.5, 0.7, math.nan, 0.6, math.nan, 0.5, math.nan, "buy"
     )
     assert repr(decode(encode(event))) == repr(event)
+
+
+# -- open bars: previews -------------------------------------------------------------------------------------
+
+
+def test_a_consensus_preview_is_the_last_batch_row_with_the_open_bars_and_changes_nothing() -> None:
+    c = MultiTimeframeConsensus(("1m", "5m", "15m"))
+    for tf, score in (("1m", 70.0), ("1m", 65.0), ("5m", 30.0)):  # closing at 4, 5 and 5 minutes
+        c.update(tf, score)
+    before = c.value
+    preview = c.preview({"1m": 20.0, "5m": 25.0})  # the open 1m and 5m bars look bearish
+    assert (preview.signal, preview.confidence, preview.votes) == (
+        "SELL", 2 / 3, (("1m", "SELL"), ("5m", "SELL"), ("15m", ""))
+    )  # fmt: skip
+    def at(*minutes: int) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex([T0 + m * 60 * S for m in minutes], tz="UTC")
+
+    closed = {  # the same in batch: the bars so far, then the open 1m and 5m bars appended as if closed
+        "1m": pd.Series([70.0, 65.0, 20.0], index=at(3, 4, 5)),
+        "5m": pd.Series([30.0, 25.0], index=at(0, 5)),
+        "15m": pd.Series([], index=at(), dtype=float),
+    }
+    last = consensus_from_scores(closed).iloc[-1]
+    assert (last["signal"], last["confidence"], last["vote_1m"], last["vote_5m"]) == (
+        preview.signal, preview.confidence, "SELL", "SELL"
+    )  # fmt: skip
+    assert c.value == before and c.update("15m", 50.0).votes[:2] == (("1m", "BUY"), ("5m", "SELL"))
+    with pytest.raises(ConfigError, match="not among"):
+        c.preview({"1h": 50.0})
+
+
+def run_sim(open_bar_interval: float | None, timeframes: tuple[str, ...] = ("1m", "5m")) -> Collect:
+    maker, collect = ConfluenceMaker(timeframes, open_bar_interval=open_bar_interval), Collect()
+    sim = mdx.Simulator(("BTC/USDT",), seed=5, start_ns=T0, history="6h")
+    session = mdx.Session(
+        sim, timeframes=timeframes, consumers=[maker, collect], clock=mdx.SimulatedClock(T0)
+    )
+    session.run_until_done(until_ns=T0 + 120 * S)
+    assert session.rejections.total == 0 and maker.rejections.total == 0
+    return collect
+
+
+def test_session_previews_equal_the_batch_with_the_open_bars_as_closed() -> None:
+    timeframes = ("1m", "5m")
+    collect = run_sim(1.0, timeframes)
+    views = [v for v in collect.of(mdx.BookView) if v.in_sync]
+    view_ts = np.array([v.ts_event for v in views])
+    closed = {
+        tf: book_columns(mdx.bars_to_frame(b for b in collect.of(Bar) if b.timeframe == tf), tf, views)
+        for tf in timeframes
+    }
+    closed_scores = {tf: confluence(frame)["score"] for tf, frame in closed.items()}
+    previewed: dict[str, float] = {}
+    checked = Counter()
+    for bar, event in collect.previews:
+        now = event.ts_event
+        if type(event) is Confluence:
+            assert bar is not None and bar.ts_event <= now < bar.ts_event + timeframe_ns(bar.timeframe)
+            tf = event.timeframe
+            # the bars before the open one, then the open bar as if closed now, with the book as of now
+            row = mdx.bars_to_frame([bar])
+            at = np.searchsorted(view_ts, now, side="right") - 1
+            view = views[at] if at >= 0 and now - views[at].ts_event <= 10 * S else None
+            row["book_imbalance"], row["book_depth_ratio"] = book_metrics(view) if view else (np.nan, np.nan)
+            frame = pd.concat([closed[tf][closed[tf].index < row.index[0]], row])
+            expected = confluence(frame).iloc[-1]
+            got = [event.score, *(getattr(event, d) for d in DIMENSIONS)]
+            assert np.array_equal(got, expected[["score", *DIMENSIONS]].to_numpy(float), equal_nan=True)
+            assert event.label == expected["label"] and not math.isnan(event.score)
+            previewed[tf] = event.score
+            checked[tf] += 1
+            continue
+        # the consensus: each timeframe's closed scores so far, the previewed open bars appended; last row
+        scores = {}
+        for tf in timeframes:
+            done = closed_scores[tf]
+            done = done[done.index + pd.Timedelta(timeframe_ns(tf), "ns") <= pd.Timestamp(now, tz="UTC")]
+            if tf in previewed:
+                opened = done.index[-1] + pd.Timedelta(timeframe_ns(tf), "ns")
+                done = pd.concat([done, pd.Series([previewed[tf]], index=[opened])])
+            scores[tf] = done
+        last = consensus_from_scores(scores).iloc[-1]
+        assert (event.signal, event.confidence, event.strength) == (
+            last["signal"], last["confidence"], last["strength"]
+        )  # fmt: skip
+        assert event.votes == tuple((tf, last[f"vote_{tf}"]) for tf in timeframes)
+        previewed.clear()
+        checked["consensus"] += 1
+    assert checked["1m"] == checked["5m"] == checked["consensus"] > 100
+
+
+def test_previews_come_once_per_interval_of_event_time_and_change_no_closed_value() -> None:
+    every_second, every_five, never = run_sim(1.0), run_sim(5.0), run_sim(None)
+    assert never.previews == [] and run_sim(0).previews == []
+    for collect, interval in ((every_second, 1), (every_five, 5)):
+        rounds = sorted({e.ts_event for _, e in collect.previews if type(e) is Consensus})
+        assert min(np.diff(rounds)) >= interval * S and len(rounds) >= 100 // interval
+        # the closed-bar events are the same as without previews, bit for bit
+        derived = [repr(e) for e in collect.events if type(e) in (Confluence, Consensus)]
+        assert derived == [repr(e) for e in never.events if type(e) in (Confluence, Consensus)]
+    again = run_sim(1.0)
+    assert [repr(e) for _, e in again.previews] == [repr(e) for _, e in every_second.previews]
+    with pytest.raises(ConfigError, match="open_bar_interval"):
+        ConfluenceMaker(("1m",), open_bar_interval=-1)

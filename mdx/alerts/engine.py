@@ -1,4 +1,5 @@
-"""``AlertEngine``: a session consumer that runs alert rules on trades, bars and book views.
+"""``AlertEngine``: a session consumer that runs alert rules on trades, bars, book views, and the confluence
+and consensus events of a ``ConfluenceMaker`` wired into the same session.
 
     engine = AlertEngine([PriceCross("BTC/USDT", 68_000), SpreadAbove("ETH/USDT", 5)],
                          symbols=session.symbols, sinks=[LogSink()])
@@ -23,6 +24,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from ..analytics.live import Confluence, Consensus
 from ..consumer import Consumer
 from ..errors import ConfigError
 from ..events import Bar, Trade
@@ -42,7 +44,7 @@ class Sink(Protocol):
 class AlertEngine(Consumer):
     """Runs ``rules`` on the session's events; see the module docstring."""
 
-    takes = (Trade, Bar, BookView)
+    takes = (Trade, Bar, BookView, Confluence, Consensus)
 
     def __init__(
         self,

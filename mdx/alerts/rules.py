@@ -16,20 +16,38 @@ rule                   takes                 fires when (value, threshold)
 ``ImbalanceBeyond``    book views            the top-of-book imbalance is beyond ±``level``
 ``Stale``              every event           no event of the symbol for ``seconds`` of event time, seen
                                              from any other event of its exchange (s, seconds)
+``ConfluenceLabel      ``Confluence``        the confluence label of ``timeframe`` changes (``into`` /
+Change``                                     ``out_of``: only to / from these labels) (score, the label
+                                             cut-off crossed: 20, 40, 60 or 80)
+``ConsensusChange``    ``Consensus``         the multi-timeframe consensus signal (BUY / SELL / NEUTRAL)
+                                             changes with a confidence >= ``min_confidence``
+                                             (confidence, min_confidence)
 =====================  ====================  ===============================================================
 
 Every rule has a ``cooldown`` (event-time seconds, default 60) that the engine applies: after it fires,
 it is silent for that long, however often its condition holds (level rules such as ``PriceAbove`` would
 otherwise fire on every trade). ``exchange`` ("" = any) narrows a rule to one venue.
+
+The signal-change rules judge the closed-bar values only (``Confluence`` / ``Consensus`` events with
+``final`` True): those are what the batch functions give, and a change on them is a change that holds.
+``provisional=True`` also judges the open-bar previews ``ConfluenceMaker`` emits (``final`` False): an
+earlier warning that may be taken back when the bar closes (then the change back fires too, cooldown
+permitting). The first signal a rule sees is its starting point, not a change; warm-up values (no label)
+are skipped.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections import deque
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from ..analytics.confluence import LABELS
+from ..analytics.consensus import BUY, NEUTRAL, SELL
 from ..analytics.indicators import ZScore
+from ..analytics.live import Confluence, Consensus
 from ..analytics.signals import VolatilityRatio
 from ..errors import ConfigError
 from ..events import Bar, Trade
@@ -377,7 +395,168 @@ class Stale(Rule):
         return f"{self.symbol} stale for {self.threshold:g} s"
 
 
+def _choices(given: str | Iterable[str] | None, known: tuple[str, ...], what: str) -> frozenset[str]:
+    """The signals named by ``given`` (one or several; None: any), each one of ``known``."""
+    if given is None:
+        return frozenset()
+    names = (given,) if isinstance(given, str) else tuple(given)
+    for name in names:
+        if name not in known:
+            near = difflib.get_close_matches(str(name), known, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ConfigError(f"{what}: unknown signal {name!r}{hint}; known: {', '.join(known)}")
+    if not names:
+        raise ConfigError(f"{what}: an empty list would never fire (None: any signal)")
+    return frozenset(names)
+
+
+class _SignalChange(Rule):
+    """Base of the rules that fire when a signal (a label, BUY / SELL / NEUTRAL) changes; see the module
+    docstring. Subclasses give ``signals`` and ``signal_of(event)``, and read the fired change in
+    ``self.change`` (previous, new)."""
+
+    signals: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        symbol: str,
+        *,
+        into: str | Iterable[str] | None = None,
+        out_of: str | Iterable[str] | None = None,
+        provisional: bool = False,
+        **options: Any,
+    ) -> None:
+        self.into = _choices(into, self.signals, f"{self.kind} rule into")
+        self.out_of = _choices(out_of, self.signals, f"{self.kind} rule out_of")
+        self.provisional = bool(provisional)
+        super().__init__(symbol, **options)
+        self._last = ""
+        self.change = ("", "")
+        self.final = True  # whether the fired change was on a closed bar
+
+    def observe(self, event: Any) -> float | None:
+        if not (event.final or self.provisional):
+            return None
+        new = self.signal_of(event)
+        if not new:
+            return None  # warm-up, or not this rule's (e.g. another timeframe)
+        old = self._last
+        if not self.confirmed(event):
+            return None
+        self._last = new
+        if not old or old == new:
+            return None
+        if (self.into and new not in self.into) or (self.out_of and old not in self.out_of):
+            return None
+        self.change = (old, new)
+        self.final = event.final
+        return self.measure(event)
+
+    def signal_of(self, event: Any) -> str:
+        raise NotImplementedError
+
+    def confirmed(self, event: Any) -> bool:
+        """Whether ``event``'s signal counts (``ConsensusChange``: a confidence high enough)."""
+        return True
+
+    def measure(self, event: Any) -> float:
+        raise NotImplementedError
+
+    def _filters(self) -> str:
+        into = f" into {'/'.join(sorted(self.into))}" if self.into else ""
+        out_of = f" out of {'/'.join(sorted(self.out_of))}" if self.out_of else ""
+        return into + out_of + (" (open bars too)" if self.provisional else "")
+
+
+def _cutoff(old: str, new: str) -> float:
+    """The score cut-off between two confluence labels that a change from ``old`` to ``new`` crossed
+    (the nearest to ``new``): neutral -> buy 60, buy -> neutral 60, strong buy -> sell 40."""
+    rank_old, rank_new = LABELS.index(old), LABELS.index(new)
+    return 20.0 * (rank_new if rank_new > rank_old else rank_new + 1)
+
+
+class ConfluenceLabelChange(_SignalChange):
+    """The confluence label of ``timeframe`` ("strong sell", "sell", "neutral", "buy", "strong buy")
+    changes; value: the score, threshold: the label cut-off it crossed (the nearest to the new label)."""
+
+    kind = "confluence_change"
+    takes = (Confluence,)
+    signals = LABELS
+    threshold = 50.0
+
+    def __init__(self, symbol: str, timeframe: str = "1m", **options: Any) -> None:
+        timeframe_ns(timeframe)  # InvalidTimeframe early
+        self.timeframe = timeframe
+        super().__init__(symbol, **options)
+
+    @property
+    def name(self) -> str:
+        return self._name or f"{self.kind}:{self.symbol}:{self.timeframe}{self._filters()}"
+
+    def signal_of(self, event: Confluence) -> str:
+        return event.label if event.timeframe == self.timeframe else ""
+
+    def measure(self, event: Confluence) -> float:
+        self.threshold = _cutoff(*self.change)
+        return event.score
+
+    def text(self, value: float) -> str:
+        old, new = self.change
+        open_bar = "" if self.final else " (open bar)"
+        return (
+            f"{self.symbol} {self.timeframe} confluence turned {new} from {old}: score {value:.1f} "
+            f"(cut-off {self.threshold:g}){open_bar}"
+        )
+
+    def describe(self) -> str:
+        return f"{self.symbol} {self.timeframe} confluence label changes{self._filters()}"
+
+
+class ConsensusChange(_SignalChange):
+    """The multi-timeframe consensus signal (BUY / SELL / NEUTRAL) changes, once its confidence is at
+    least ``min_confidence`` (a signal below it does not count: it is neither a change nor the new
+    starting point); value: the confidence, threshold: ``min_confidence``."""
+
+    kind = "consensus_change"
+    takes = (Consensus,)
+    signals = (BUY, SELL, NEUTRAL)
+
+    def __init__(self, symbol: str, min_confidence: float = 0.0, **options: Any) -> None:
+        level = _finite(min_confidence, "min_confidence")
+        if not 0.0 <= level <= 1.0:
+            raise ConfigError(f"min_confidence must be within [0, 1], got {min_confidence!r}")
+        self.threshold = level
+        super().__init__(symbol, **options)
+        self._votes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self._name or f"{self.kind}:{self.symbol}:{self.threshold:g}{self._filters()}"
+
+    def signal_of(self, event: Consensus) -> str:
+        return event.signal
+
+    def confirmed(self, event: Consensus) -> bool:
+        return event.confidence >= self.threshold
+
+    def measure(self, event: Consensus) -> float:
+        self._votes = event.votes
+        return event.confidence
+
+    def text(self, value: float) -> str:
+        old, new = self.change
+        votes = ", ".join(f"{tf} {vote or '-'}" for tf, vote in self._votes)
+        open_bar = "" if self.final else " (open bars)"
+        return f"{self.symbol} consensus turned {new} from {old}: confidence {value:.2f} ({votes}){open_bar}"
+
+    def describe(self) -> str:
+        floor = f" (confidence >= {self.threshold:g})" if self.threshold else ""
+        return f"{self.symbol} consensus signal changes{floor}{self._filters()}"
+
+
 __all__ = [
+    "ConfluenceLabelChange",
+    "ConsensusChange",
     "ImbalanceBeyond",
     "PctChange",
     "PriceAbove",

@@ -20,7 +20,9 @@ Batch: ``consensus(bars_by_timeframe, ...)`` (a dict timeframe → bars frame in
 of confluence scores indexed by bar open time) → DataFrame indexed by close time (``ts``): ``timeframe``
 (whose bar closed), ``signal``, ``confidence``, ``strength``, ``net`` and ``vote_<timeframe>`` per
 timeframe. Streaming: ``MultiTimeframeConsensus(...).update(timeframe, score)`` in that same order →
-``ConsensusValue``; equal to the batch. ``mdx.analytics.live.ConfluenceMaker`` runs both in a session.
+``ConsensusValue``; equal to the batch. ``preview({timeframe: score with its open bar, ...})`` gives the
+consensus as if those open bars closed now (the last row the batch gives with them appended as closed
+bars) without changing the state. ``mdx.analytics.live.ConfluenceMaker`` runs both in a session.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ class _Rules:
 
 class MultiTimeframeConsensus:
     """Streaming consensus: ``update(timeframe, score)`` at each closed bar, in (close time, timeframe
-    length) order → ``ConsensusValue`` (see the module docstring)."""
+    length) order → ``ConsensusValue``; ``preview(scores)`` with open bars (see the module docstring)."""
 
     def __init__(
         self,
@@ -147,6 +149,17 @@ class MultiTimeframeConsensus:
         self._votes[timeframe] = vote_of(score, rules.buy_above, rules.sell_below)
         self.value = rules.combine(self._votes)
         return self.value
+
+    def preview(self, scores: Mapping[str, float]) -> ConsensusValue:
+        """The consensus if the open bars of these timeframes (timeframe → confluence score with the open
+        bar) closed now, the other timeframes keeping their last closed vote; the state is unchanged."""
+        rules = self.rules
+        votes = dict(self._votes)
+        for timeframe, score in scores.items():
+            if timeframe not in rules.lengths:
+                raise ConfigError(f"timeframe {timeframe!r} is not among {list(self.timeframes)}")
+            votes[timeframe] = vote_of(score, rules.buy_above, rules.sell_below)
+        return rules.combine(votes)
 
     def reset(self) -> None:
         self._votes.clear()

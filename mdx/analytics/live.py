@@ -2,14 +2,26 @@
 
     maker = ConfluenceMaker(timeframes=("1m", "5m", "15m", "1h"), weights={"sentiment": 0})
     session = Session(source, timeframes=("1m", "5m", "15m", "1h"), consumers=[maker])
-    session.cache.latest(Confluence, key, "5m")     # the 5m score and its six sub-scores
+    session.cache.latest(Confluence, key, "5m")     # the 5m score and its six sub-scores (open bar included)
+    session.cache.history(Confluence, key, "5m")    # the closed bars' scores
     session.cache.latest(Consensus, key)             # BUY / SELL / NEUTRAL, confidence, strength, votes
 
 For every closed bar of its timeframes the maker updates that (exchange, symbol, timeframe)'s
 ``ConfluenceScore`` and emits a ``Confluence`` (published on ``confluence.<exchange>.<symbol>.<tf>``),
 then the symbol's ``MultiTimeframeConsensus`` and emits a ``Consensus`` (``consensus.<exchange>.<symbol>``).
 Both carry ``ts_event`` = the bar's **close** time (open + timeframe: when the values became known) and
-the bar's ``ts_recv``. Open bars are ignored.
+the bar's ``ts_recv``.
+
+Open bars: at most once per ``open_bar_interval`` seconds of **event time** per symbol (default 1; 0 or
+None: never), on a trade or book view of the symbol, the maker previews the open bar of every timeframe
+that has a score: a ``Confluence`` with ``final=False`` per timeframe (``ConfluenceScore.preview``: the
+value as if the open bar closed now, the book as of now), then a ``Consensus`` with ``final=False`` whose
+previewed timeframes vote with those values and the others with their last closed bar
+(``MultiTimeframeConsensus.preview``). Both carry ``ts_event`` = the event time of the trade or view
+that was due (before the bar's close). Previews change no state: the closed-bar values are the same with
+or without them, and the same input gives the same previews. The cache keeps a preview as the latest
+value (a gauge shows it) but not in the history, and the hub publishes it on ``confluence_open.*`` /
+``consensus_open.*``; alert rules ignore previews unless asked (``provisional=True``).
 
 Order: the bars one trade closes (several timeframes, gap-filled empty bars) and a source's history
 bars are held until the next trade or book view (or the end of the run) and handled in (close time,
@@ -30,6 +42,7 @@ price) is counted in ``rejections`` and skipped, the others go on.
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -63,6 +76,7 @@ class Confluence:
     structure: float
     sentiment: float
     label: str  # "strong sell", "sell", "neutral", "buy", "strong buy"; "" while NaN
+    final: bool = True  # False: a provisional value with the open bar (see the module docstring)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +89,17 @@ class Consensus:
     confidence: float
     strength: float
     votes: tuple[tuple[str, str], ...]  # (timeframe, "BUY" / "SELL" / "NEUTRAL" / "" no score yet)
+    final: bool = True  # False: a provisional value with the open bars (see the module docstring)
 
 
-register_event(Confluence, "confluence", "confluence", sub="timeframe")
+register_event(
+    Confluence, "confluence", "confluence", sub="timeframe", open_flag="final", open_topic="confluence_open"
+)
 # not recorded: the codec of recordings keeps flat fields and level lists, not a tuple of (timeframe, vote)
 # pairs; a recording's bars give the consensus again
-register_event(Consensus, "consensus", "consensus", recorded=False)
+register_event(
+    Consensus, "consensus", "consensus", recorded=False, open_flag="final", open_topic="consensus_open"
+)
 
 
 class ConfluenceMaker(Consumer):
@@ -88,7 +107,8 @@ class ConfluenceMaker(Consumer):
 
     ``weights``: the confluence dimensions' weights; ``params``: ``ConfluenceParams``;
     ``timeframe_weights``, ``buy_above``, ``sell_below``, ``agree``: the consensus's (see
-    ``mdx.analytics.consensus``); ``symbols``: only these (None: every symbol)."""
+    ``mdx.analytics.consensus``); ``symbols``: only these (None: every symbol); ``open_bar_interval``:
+    seconds of event time between previews of the open bars (0 or None: none)."""
 
     takes = (Bar, BookView, Trade)
 
@@ -104,6 +124,7 @@ class ConfluenceMaker(Consumer):
         agree: float = 0.5,
         symbols: Sequence[str] | None = None,
         book_max_age_s: float = 10.0,
+        open_bar_interval: float | None = 1.0,
     ) -> None:
         confluence_weights(weights)  # ConfigError now rather than at the first bar
         self.weights = dict(weights) if weights is not None else None
@@ -124,24 +145,38 @@ class ConfluenceMaker(Consumer):
         ):
             raise ConfigError(f"book_max_age_s must be a number >= 0, got {book_max_age_s!r}")
         self._max_age_ns = int(book_max_age_s * 1e9)
+        self._preview_every_ns = _interval_ns(open_bar_interval)
         self.rejections = Rejections()
         self._scores: dict[tuple[str, str, str], ConfluenceScore] = {}
         self._consensus: dict[Key, MultiTimeframeConsensus] = {}
         self._views: dict[Key, deque[BookView]] = {}
         self._pending: list[Bar] = []
+        self._open: dict[tuple[str, str, str], Bar] = {}  # the latest open bar per (exchange, symbol, tf)
+        self._preview_due: dict[Key, int] = {}
 
     def on_event(self, event: Any) -> None:
         if type(event) is Bar:
-            if event.closed and event.timeframe in self._lengths and self._wanted(event.symbol):
-                self._pending.append(event)
+            if event.timeframe in self._lengths and self._wanted(event.symbol):
+                if event.closed:
+                    self._pending.append(event)
+                elif self._preview_every_ns:
+                    self._open[(event.exchange, event.symbol, event.timeframe)] = event
             return
         if self._pending:
             self.flush()
-        if type(event) is BookView and event.in_sync and self._wanted(event.symbol):
+        if not self._wanted(event.symbol):
+            return
+        if type(event) is BookView and event.in_sync:
             views = self._views.get((event.exchange, event.symbol))
             if views is None:
                 views = self._views[(event.exchange, event.symbol)] = deque(maxlen=VIEWS_KEPT)
             views.append(event)
+        if self._preview_every_ns:
+            key = (event.exchange, event.symbol)
+            now = event.ts_event
+            if now >= self._preview_due.get(key, now):
+                self._preview_due[key] = now + self._preview_every_ns
+                self._preview(key, now, event.ts_recv)
 
     def close(self) -> None:
         self.flush()
@@ -183,6 +218,28 @@ class ConfluenceMaker(Consumer):
         self.emit(Consensus(bar.exchange, bar.symbol, close_ns, bar.ts_recv, c.signal, c.confidence,
                             c.strength, c.votes))  # fmt: skip
 
+    def _preview(self, key: Key, now: int, ts_recv: int) -> None:
+        """Emit the provisional ``Confluence`` of each timeframe's open bar at ``now``, then the provisional
+        ``Consensus`` (see the module docstring)."""
+        book = self._book_before(key, now + 1)
+        scores: dict[str, float] = {}
+        for tf in self.timeframes:
+            bar = self._open.get((*key, tf))
+            scorer = self._scores.get((*key, tf))
+            if bar is None or scorer is None or not bar.ts_event <= now < bar.ts_event + self._lengths[tf]:
+                continue  # no closed bar yet, or the open bar's time is over (its close comes next)
+            try:
+                value = scorer.preview(bar, book)
+            except DataError:
+                continue  # the bar is counted in the rejections once, when it closes
+            scores[tf] = value.score
+            self.emit(Confluence(key[0], key[1], now, ts_recv, tf, *value, False))
+        consensus = self._consensus.get(key)
+        if scores and consensus is not None:
+            c = consensus.preview(scores)
+            self.emit(Consensus(key[0], key[1], now, ts_recv, c.signal, c.confidence, c.strength, c.votes,
+                                False))  # fmt: skip
+
     def _book_before(self, key: Key, close_ns: int) -> BookView | None:
         """The latest kept view of ``key`` before ``close_ns``, if at most ``book_max_age_s`` old."""
         views = self._views.get(key)
@@ -192,6 +249,15 @@ class ConfluenceMaker(Consumer):
             if view.ts_event < close_ns:
                 return view if close_ns - view.ts_event <= self._max_age_ns else None
         return None
+
+
+def _interval_ns(seconds: float | None) -> int:
+    """``open_bar_interval`` in ns (0: no previews); ``ConfigError`` unless None or a number >= 0."""
+    if seconds is None:
+        return 0
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds < math.inf:
+        raise ConfigError(f"open_bar_interval must be a number of seconds >= 0 or None, got {seconds!r}")
+    return int(seconds * 1e9)
 
 
 __all__ = ["Confluence", "ConfluenceMaker", "Consensus"]

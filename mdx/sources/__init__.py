@@ -6,10 +6,14 @@ is how far back the simulator's history and a live exchange's candles reach (``"
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ..config import Settings, history_ns
 from ..errors import ConfigError
 from .base import HistorySource, OfflineSource, Source, paced
+
+if TYPE_CHECKING:
+    from ..store.cache import TTLCache
 
 
 def make_sources(settings: Settings) -> tuple[Source, ...]:
@@ -54,7 +58,22 @@ def _make(settings: Settings, whole: Settings) -> Source:
         exchange_options=options,
         history_ns=history_ns(settings.history),
         channels=settings.channels,
+        cache=rest_cache(whole.redis_url),
     )
+
+
+_CACHES: dict[str, TTLCache] = {}
+
+
+def rest_cache(redis_url: str = "") -> TTLCache:
+    """The process's cache of REST lookups (markets, polled values) for live sources: on Redis when
+    ``redis_url`` is set (shared by every kernel using it), else in memory. One per URL."""
+    cache = _CACHES.get(redis_url)
+    if cache is None:
+        from ..store.cache import TTLCache
+
+        cache = _CACHES[redis_url] = TTLCache.from_url(redis_url or None)
+    return cache
 
 
 __all__ = ["HistorySource", "OfflineSource", "Source", "make_source", "make_sources", "paced"]

@@ -87,6 +87,7 @@ from ...events import Bar, BookSnapshot, Event, Level, Quote, Trade
 from ...market.timeframes import timeframe_ns
 from ...market.trades import RecentTradeIds, valid_trade
 from ...stats import Rejections
+from ...store.cache import TTLCache
 from .channels import CHANNELS, CORE_CHANNELS, check_channels
 from .failures import blocked_message, blocked_status, is_unreachable, retry_after_s, unreachable_message
 from .history import BarReader, closed_bars, finite_number, kline_bar, ohlcv_bar
@@ -115,6 +116,7 @@ REASON_MAX = 300
 UNREACHABLE_BACKOFF = Backoff(initial=1.0, factor=4.0, cap=60.0)
 NATIVE_KLINES = frozenset({"binance"})  # exchanges whose spot klines carry quote volume, trades, taker buys
 KLINES_MAX = 1000  # Binance's largest kline page
+MARKETS_TTL_S = 3600.0  # how long cached markets serve (listings change rarely)
 HISTORY_ERROR = "HistoryError"  # the rejections reason of history left out (the session's name for it too)
 
 
@@ -187,6 +189,7 @@ class LiveSource:
         poll_s: Mapping[str, float] | None = None,
         ws_failures_before_polling: int | None = 3,
         websocket_retry_s: float = 60.0,
+        cache: TTLCache | None = None,
     ) -> None:
         """``depth``: book levels per side in each ``BookSnapshot``. ``book_limit``: the ``limit`` passed to
         ``watch_order_book`` — the REST snapshot size and how many levels ccxt keeps (None: the exchange's
@@ -204,8 +207,9 @@ class LiveSource:
         ``open_interest``, ``liquidations``; see ``channels.py``); ``poll_s``: polling intervals by channel
         name for what is read over REST. ``ws_failures_before_polling``: websocket failures in a row after
         which trades and the book are polled over REST (None: never), trying the websocket again every
-        ``websocket_retry_s``. An exchange ccxt has no websocket client for is polled throughout. One
-        ``stream()`` at a time."""
+        ``websocket_retry_s``. An exchange ccxt has no websocket client for is polled throughout.
+        ``cache``: a ``TTLCache`` (on Redis: shared by every dashboard kernel) for the REST lookups — the
+        markets (an hour) and what is polled (half its interval). One ``stream()`` at a time."""
         if exchange_id not in ccxtpro.exchanges and exchange_id not in ccxt_async.exchanges:
             close = difflib.get_close_matches(exchange_id, ccxt_async.exchanges, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -235,6 +239,7 @@ class LiveSource:
         self.ws_failures_before_polling = ws_failures_before_polling
         self.websocket_retry_s = float(websocket_retry_s)
         self.websocket = exchange_id in ccxtpro.exchanges  # False: everything is polled over REST
+        self.cache = cache
         self.symbols: tuple[str, ...] = tuple(dict.fromkeys(symbols))
         if not self.symbols:
             raise ConfigError(f"live source {exchange_id!r}: no symbols")
@@ -387,7 +392,9 @@ class LiveSource:
             tasks: list[asyncio.Task[None]] = []
             try:
                 self._reuse_markets(exchange)
-                await self._retrying("markets", "load markets", clock, rejections, exchange.load_markets)
+                await self._retrying(
+                    "markets", "load markets", clock, rejections, self._markets_loader(exchange)
+                )
                 for symbol in self._listed_symbols(exchange, rejections):
                     for name in self.channels:
                         work = self._pump(exchange, name, symbol, clock, rejections, queue)
@@ -534,6 +541,29 @@ class LiveSource:
         message = f"{self.exchange}: no history for {what}: {why}"
         log.warning("%s", message)
         rejections.add(HISTORY_ERROR, message, level=logging.DEBUG)  # logged just above, as a warning
+
+    def _markets_loader(self, exchange: Any) -> Callable[[], Awaitable[Any]]:
+        """``exchange.load_markets``, through the cache when there is one (one download an hour for every
+        kernel sharing it)."""
+        cache = self.cache
+        if cache is None or exchange.markets:
+            return exchange.load_markets
+
+        async def load() -> Any:
+            markets = await cache.aget_or_fetch(
+                f"{self.exchange}:markets", exchange.load_markets, MARKETS_TTL_S
+            )
+            if not exchange.markets:
+                exchange.set_markets(markets)
+            return exchange.markets
+
+        return load
+
+    async def cached(self, key: str, fetch: Callable[[], Awaitable[T]], ttl: float) -> T:
+        """``await fetch()``, through the cache when there is one (``key`` is prefixed by the exchange)."""
+        if self.cache is None:
+            return await fetch()
+        return await self.cache.aget_or_fetch(f"{self.exchange}:{key}", fetch, ttl)
 
     def _reuse_markets(self, exchange: Any) -> None:
         """Give ``exchange`` the markets ``history()`` loaded just before, once: the stream then does not

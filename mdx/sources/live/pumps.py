@@ -175,9 +175,12 @@ async def poll_book(
     source: LiveSource, exchange: Any, symbol: str, clock: Clock, rejections: Rejections, key: str
 ) -> BookSnapshot:
     """The book over REST (``fetch_order_book``) as a snapshot."""
+    def fetch() -> Awaitable[Any]:
+        return exchange.fetch_order_book(symbol, source.book_limit)
+
     book = await source._retrying(
         key, f"fetch_order_book {symbol}", clock, rejections,
-        lambda: exchange.fetch_order_book(symbol, source.book_limit),
+        lambda: source.cached(f"book:{symbol}", fetch, source.poll_s["book"] / 2),
     )  # fmt: skip
     ts_recv = clock.now_ns()
     bids, _ = source._levels(book.get("bids") or ())
@@ -226,6 +229,9 @@ async def pump_channel(
     e.g. ``NotSupported``) is said once and left, while the other streams go on."""
     key = f"{name} {symbol}"
     call = _call(exchange, name, symbol, mode, source.ohlcv_timeframe)
+    if mode == "poll":  # kernels sharing a cache share each poll
+        fetch, ttl = call, source.poll_s[name] / 2
+        call = lambda: source.cached(f"{name}:{symbol}", fetch, ttl)  # noqa: E731
     candles = CandleFollower(source.exchange, symbol, source.ohlcv_timeframe) if name == "ohlcv" else None
     normalize = from_ticker(name) if mode == "ticker" else NORMALIZERS.get(name)
     last: Sequence[Any] = ()
