@@ -431,13 +431,20 @@ class Settings:
     @property
     def source_specs(self) -> tuple[str, ...]:
         """The sources to run side by side in one session: ``sim+replay:PATH`` gives two, and so does
-        ``binance,bybit`` (one live source per exchange; a replay's commas separate its paths)."""
+        ``binance,bybit`` (one live source per exchange; a replay's commas separate its paths). A
+        ``redis://`` URL comes last and runs to the end."""
         specs: list[str] = []
-        for part in (part.strip() for part in self.source.split("+")):
+        source, url = self.source, ""
+        at = min((i for i in (source.find(scheme) for scheme in REDIS_SCHEMES) if i >= 0), default=-1)
+        if at >= 0:  # a Redis URL runs to the end (its password may hold a "+")
+            source, url = source[:at], source[at:].strip()
+        for part in (part.strip() for part in source.split("+")):
             if "," in part and not part.startswith(("replay:", *REDIS_SCHEMES)):
                 specs.extend(_split(part))
             elif part:
                 specs.append(part)
+        if url:
+            specs.append(url)
         return tuple(specs) or ("sim",)
 
     @property

@@ -168,3 +168,11 @@ def test_the_variable_alone_points_ccxt_at_the_loopback_fake_exchange() -> None:
 
     trade = asyncio.run(asyncio.wait_for(main(), 30))
     assert (trade.exchange, trade.symbol, trade.price, trade.amount) == ("binance", SYMBOL, 61837.63, 0.02)
+
+
+def test_source_specs_split_exchanges_and_keep_a_redis_url_whole() -> None:
+    assert Settings(source="binance,bybit").source_specs == ("binance", "bybit")
+    assert Settings(source="sim+binance, bybit").source_specs == ("sim", "binance", "bybit")
+    assert Settings(source="replay:a.gz,b.gz").source_specs == ("replay:a.gz,b.gz",)
+    assert Settings(source="redis://:pa+ss@h:6379/0").source_specs == ("redis://:pa+ss@h:6379/0",)
+    assert Settings(source="sim+redis://:a+b@h:1/0").source_specs == ("sim", "redis://:a+b@h:1/0")
