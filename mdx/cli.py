@@ -23,7 +23,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .config import DEFAULT_HISTORY, DEFAULT_SYMBOLS, Credentials, Settings, history_ns
+from .config import (
+    DEFAULT_CHANNELS,
+    DEFAULT_HISTORY,
+    DEFAULT_SYMBOLS,
+    KNOWN_CHANNELS,
+    Credentials,
+    Settings,
+    history_ns,
+)
 from .errors import ConfigError, MdxError
 from .serve import DEFAULT_CULL_AFTER, DEFAULT_MAX_KERNELS
 
@@ -103,11 +111,27 @@ def _add_db_option(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--db", type=_db_path, default=None, metavar="PATH", help=what)
 
 
+def _channels(value: str) -> tuple[str, ...]:
+    channels = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = [c for c in channels if c not in KNOWN_CHANNELS]
+    if unknown or not channels:
+        raise argparse.ArgumentTypeError(f"channels are some of {', '.join(KNOWN_CHANNELS)}; got {value!r}")
+    return channels
+
+
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
         default="sim",
-        help="sim | replay:PATH[,PATH] | EXCHANGE, or several joined by + (default: sim)",
+        help="sim | replay:PATH[,PATH] | EXCHANGE[,EXCHANGE] | redis://HOST:PORT/DB, or several joined by + "
+        "(default: sim)",
+    )
+    parser.add_argument(
+        "--channels",
+        type=_channels,
+        default=DEFAULT_CHANNELS,
+        help="what live sources follow per symbol, comma-separated: trades, book, ticker, ohlcv, funding, "
+        "mark, open_interest, liquidations (default: trades,book)",
     )
     parser.add_argument("--exchange", default="", help="exchange name shown for the source (optional)")
     parser.add_argument(
@@ -237,7 +261,80 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--ttl", type=_positive(finite=True), default=60.0, help="latest values live, s")
     collect.add_argument("--bars", type=_at_least_one, default=500, help="closed bars kept per timeframe")
     collect.set_defaults(db=None)
+    _add_import_export(commands)
     return parser
+
+
+def _add_import_export(commands: Any) -> None:
+    """``mdx import`` and ``mdx export`` (``mdx.store.import_csv`` / ``mdx.store.export``)."""
+    imp = commands.add_parser(
+        "import",
+        help="import bars or trades from a CSV file into the store (checked; a bad file stores nothing)",
+        description="Import OHLCV bars (with --timeframe) or trades (without) from a CSV: ccxt-style "
+        "columns, Binance kline or trade dumps (ms or µs times; .csv, .gz, .zip) or mdx export output. "
+        "A file with bad rows is refused whole, listing their lines; --skip-bad stores the good rows. "
+        "Importing a file again stores nothing twice.",
+    )
+    imp.add_argument("file", metavar="FILE", help="the CSV file")
+    imp.add_argument("--symbol", required=True, help="the unified symbol it holds, e.g. BTC/USDT")
+    imp.add_argument("--timeframe", default=None, help="bar timeframe, e.g. 1m (omit for trades)")
+    imp.add_argument("--exchange", default=None, help="exchange name (default: the file's)")
+    imp.add_argument("--skip-bad", action="store_true", help="store the good rows and report the bad ones")
+    imp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_db_option(imp, "the SQLite store (default: MDX_DB, else the user's data directory)")
+
+    exp = commands.add_parser(
+        "export",
+        help="export a symbol's trades or bars from the store to CSV or a Parquet dataset",
+        description="Write the trades (no --timeframe) or bars of a symbol to one CSV file or to a "
+        "Hive-partitioned Parquet dataset OUT/exchange=/symbol=/date= (symbols percent-encoded: "
+        "symbol=BTC%%2FUSDT) that DuckDB, Polars, pandas and Spark read as is.",
+    )
+    exp.add_argument("--symbol", required=True, help="unified symbol, e.g. BTC/USDT")
+    exp.add_argument("--timeframe", default=None, help="bar timeframe, e.g. 1m (omit for trades)")
+    exp.add_argument("--format", required=True, choices=("csv", "parquet"), help="csv or parquet")
+    exp.add_argument("--out", required=True, type=Path, metavar="PATH", help="CSV file / dataset folder")
+    exp.add_argument("--exchange", default=None, help="only this exchange's rows")
+    exp.add_argument("--start", default=None, metavar="TIME", help="from this date or ISO time, UTC")
+    exp.add_argument("--end", default=None, metavar="TIME", help="until this time, exclusive")
+    exp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_db_option(exp, "the SQLite store (default: MDX_DB, else the user's data directory)")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .store import Store, import_csv
+
+    with Store(args.db) as store:
+        report = import_csv(
+            store,
+            args.file,
+            symbol=args.symbol,
+            timeframe=args.timeframe,
+            exchange=args.exchange,
+            skip_bad=args.skip_bad,
+            progress=False if args.no_progress else None,
+        )
+        print(f"{report}\nstore: {store.path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .store import Store, export
+
+    with Store(args.db) as store:
+        report = export(
+            store,
+            symbol=args.symbol,
+            timeframe=args.timeframe,
+            format=args.format,
+            out=args.out,
+            exchange=args.exchange,
+            start=args.start,
+            end=args.end,
+            progress=False if args.no_progress else None,
+        )
+    print(report)
+    return 0
 
 
 def _time_ms(value: str) -> int:
@@ -263,6 +360,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         seed=args.seed,
         history=getattr(args, "history", DEFAULT_HISTORY),
         db=str(args.db or ""),
+        channels=args.channels,
     )
     if settings.live_exchanges:
         settings = replace(settings, credentials=Credentials.from_env())
@@ -482,6 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     handlers = {"monitor": cmd_monitor, "record": cmd_record, "replay": cmd_replay, "backfill": cmd_backfill}
     handlers["collect"] = cmd_collect
+    handlers["import"], handlers["export"] = cmd_import, cmd_export
     try:
         return handlers[args.command](args)
     except MdxError as error:

@@ -337,3 +337,24 @@ def test_monitor_hands_the_absolute_store_path_to_the_kernels(
     assert cli.main(["monitor", "--db", "here.db", "--no-browser"]) == 0
     assert seen[0].db == str(tmp_path / "here.db") and seen[0].to_env()["MDX_DB"] == str(tmp_path / "here.db")
     assert (tmp_path / "here.db").exists()  # created and migrated before Voilà starts
+
+
+# --- mdx import / mdx export ------------------------------------------------------------------------------
+
+
+def test_mdx_import_and_export_fail_in_one_line_on_bad_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.csv"
+    assert cli.main(["import", str(missing), "--symbol", "BTC/USDT", "--db", str(tmp_path / "a.db")]) == 2
+    assert capsys.readouterr().err.strip() == f"mdx import: {missing}: no such file"
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["export", "--symbol", "BTC/USDT", "--format", "xlsx", "--out", str(tmp_path / "x")])
+    assert exited.value.code == 2 and "invalid choice: 'xlsx'" in capsys.readouterr().err
+    db = ["--db", str(tmp_path / "a.db")]
+    bad_tf = ["export", "--symbol", "BTC/USDT", "--timeframe", "7q", "--format", "csv", "--out", "x.csv", *db]
+    assert cli.main(bad_tf) == 2
+    assert "mdx export: unknown timeframe '7q'" in capsys.readouterr().err
+    into_folder = ["export", "--symbol", "BTC/USDT", "--format", "csv", "--out", str(tmp_path), *db]
+    assert cli.main(into_folder) == 2
+    assert "is a folder: a CSV export writes one file" in capsys.readouterr().err
