@@ -230,3 +230,18 @@ def test_a_bybit_perpetual_gives_funding_mark_open_interest_and_liquidations_fro
                 await h.stop()
 
     run(main())
+
+
+def test_ccxt_keeps_enough_trades_for_a_burst_and_the_users_options_win() -> None:
+    async def main() -> None:
+        plain = LiveSource("binance", [SYMBOL])._create_exchange()
+        mine = LiveSource("binance", [SYMBOL], exchange_options={"options": {"tradesLimit": 7, "x": 1}})
+        custom = mine._create_exchange()
+        try:
+            assert plain.options["tradesLimit"] == 50_000  # ccxt's 1000 drops the oldest of a larger burst
+            assert custom.options["tradesLimit"] == 7 and custom.options["x"] == 1
+        finally:
+            await plain.close()
+            await custom.close()
+
+    run(main())

@@ -55,6 +55,8 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
+import math
+import operator
 import random
 import time
 import traceback
@@ -116,6 +118,9 @@ REASON_MAX = 300
 UNREACHABLE_BACKOFF = Backoff(initial=1.0, factor=4.0, cap=60.0)
 NATIVE_KLINES = frozenset({"binance"})  # exchanges whose spot klines carry quote volume, trades, taker buys
 KLINES_MAX = 1000  # Binance's largest kline page
+TRADES_LIMIT = 50_000  # trades ccxt keeps per symbol between two reads of a watcher
+INF = math.inf
+_PAIR = operator.itemgetter(0, 1)
 MARKETS_TTL_S = 3600.0  # how long cached markets serve (listings change rarely)
 HISTORY_ERROR = "HistoryError"  # the rejections reason of history left out (the session's name for it too)
 
@@ -173,7 +178,7 @@ class LiveSource:
         symbols: Iterable[str],
         *,
         exchange_options: Mapping[str, Any] | None = None,
-        depth: int = 100,
+        depth: int = 50,
         book_limit: int | None = None,
         backoff: Backoff = Backoff(),  # noqa: B008 - frozen, immutable default
         rng: random.Random | None = None,
@@ -348,6 +353,9 @@ class LiveSource:
     def _create_exchange(self) -> Any:
         config: dict[str, Any] = {"enableRateLimit": True, **self._options}
         config["newUpdates"] = True  # watch_trades returns only the trades not returned before
+        # ccxt keeps the last ``tradesLimit`` trades (1000 by default) for a watcher to collect: a burst
+        # larger than that between two reads would drop the oldest silently. Keep far more.
+        config["options"] = {"tradesLimit": TRADES_LIMIT, **dict(config.get("options") or {})}
         if not self.websocket:
             return getattr(ccxt_async, self.exchange)(config)
         exchange = getattr(ccxtpro, self.exchange)(config)
@@ -861,8 +869,14 @@ class LiveSource:
                     last_top = top
                     await queue.put(Quote(self.exchange, symbol, ts_event, ts_recv, seq, *top))
 
-    def _levels(self, side: Iterable[Any]) -> tuple[tuple[Level, ...], int]:
+    def _levels(self, side: Any) -> tuple[tuple[Level, ...], int]:
         """The best ``depth`` valid levels of a ccxt book side, and how many invalid ones were skipped."""
+        try:  # the usual case, fast: float pairs, all valid (ccxt parses numbers to floats)
+            top = tuple(map(_PAIR, side[: self.depth]))
+            if all(type(p) is float and type(a) is float and 0.0 < p < INF and 0.0 < a < INF for p, a in top):
+                return top, 0
+        except (TypeError, IndexError, KeyError):
+            pass
         levels: list[Level] = []
         bad = 0
         for level in side:
