@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 SHARED_DATA = Path(os.environ.get("MDX_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-NEEDS_SHARED_DATA = {"replay_study.ipynb"}
+NEEDS_SHARED_DATA = {"replay_study.ipynb", "data.ipynb"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
