@@ -23,13 +23,14 @@ import pytest
 
 from mdx.backoff import Backoff
 from mdx.clock import Clock, LiveClock, SimulatedClock
-from mdx.errors import ExchangeBlocked, MdxError, SourceError, UnknownSymbol
-from mdx.events import BookSnapshot, Event, Quote, Trade
+from mdx.errors import ExchangeBlocked, SourceError, UnknownSymbol
+from mdx.events import BookSnapshot, Quote, Trade
 from mdx.session import Session
 from mdx.sources.live.ccxt_source import LiveSource
 from mdx.stats import Rejections
 from tests.conftest import SHARED_DATA, require
 from tests.fake_bybit import Capture, FakeBybit, zstd_available
+from tests.test_live import Harness
 
 pytestmark = pytest.mark.timeout(30)
 FAST = Backoff(initial=0.02, factor=2.0, cap=0.1, jitter=0.2)
@@ -47,50 +48,6 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 25.0) -> T:
 
 def category_of(symbol: str) -> str:
     return "linear" if ":" in symbol else "spot"
-
-
-class Harness:
-    """Consumes a LiveSource's stream in a task: its events, statuses, rejections and final error."""
-
-    def __init__(self, source: LiveSource, clock: Clock) -> None:
-        self.source = source
-        self.clock = clock
-        self.events: list[Event] = []
-        self.statuses: list[tuple[str, str, int, int]] = []
-        self.rejections = Rejections()
-        self.error: MdxError | None = None
-        source.on_status = self._on_status
-        self.task = asyncio.create_task(self._consume())
-
-    def _on_status(self, state: str, reason: str = "", attempt: int = 0, next_retry_ns: int = 0) -> None:
-        self.statuses.append((state, reason, attempt, next_retry_ns))
-
-    async def _consume(self) -> None:
-        try:
-            async for event in self.source.stream(self.clock, self.rejections):
-                self.events.append(event)
-        except MdxError as error:
-            self.error = error
-
-    def of(self, kind: type[T]) -> list[T]:
-        return [event for event in self.events if isinstance(event, kind)]
-
-    @property
-    def state(self) -> str:
-        return self.statuses[-1][0] if self.statuses else ""
-
-    async def wait(self, predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not predicate():
-            if self.task.done() and not predicate():
-                raise AssertionError(f"stream ended ({self.error!r}) while waiting for {what}")
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; statuses {self.statuses[-5:]}")
-            await asyncio.sleep(0.005)
-
-    async def stop(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
 
 
 @asynccontextmanager

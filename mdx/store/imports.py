@@ -55,6 +55,7 @@ import pandas as pd
 from ..errors import CaptureError, ConfigError, RejectedFile
 from ..market.timeframes import timeframe_ns
 from .rows import SOURCES
+from .schema import COLUMNS
 from .store import Store
 
 CHUNK_ROWS = 200_000
@@ -569,27 +570,7 @@ def show_progress(progress: bool | None) -> bool:
 def _table_rows(table: str, symbol: str, timeframe: str | None, good: Arrays) -> list[tuple[Any, ...]]:
     n = len(good["ts"])
     names = {"symbol": [symbol] * n, "timeframe": [timeframe] * n}
-    if table == "trades":
-        order = ("exchange", "symbol", "id", "ts", "ts_recv", "price", "amount", "side")
-    else:
-        order = (
-            "exchange",
-            "symbol",
-            "timeframe",
-            "ts",
-            "source",
-            "open",
-            "high",
-            "low",
-            "close",
-            "volume",
-            "quote_volume",
-            "vwap",
-            "buy_volume",
-            "sell_volume",
-            "count",
-            "ts_recv",
-        )
+    order = COLUMNS[table]  # the store's own column order
     columns = [names[c] if c in names else good[c].tolist() for c in order]
     return list(zip(*columns, strict=True))
 

@@ -87,12 +87,12 @@ from ...errors import (
 )
 from ...events import Bar, BookSnapshot, Event, Level, Quote, Trade
 from ...market.timeframes import timeframe_ns
-from ...market.trades import RecentTradeIds, valid_trade
+from ...market.trades import RecentTradeIds
 from ...stats import Rejections
 from ...store.cache import TTLCache
 from .channels import CHANNELS, CORE_CHANNELS, check_channels
 from .failures import blocked_message, blocked_status, is_unreachable, retry_after_s, unreachable_message
-from .history import BarReader, closed_bars, finite_number, kline_bar, ohlcv_bar
+from .history import BarReader, ccxt_trade, closed_bars, finite_number, kline_bar, ohlcv_bar
 from .pumps import (
     Polling,
     channel_plan,
@@ -794,28 +794,7 @@ class LiveSource:
             last = trades[-1] if trades else last
 
     def _trade(self, symbol: str, raw: Mapping[str, Any], ts_recv: int) -> Trade:
-        trade_id = raw.get("id")
-        trade_id = "" if trade_id is None else str(trade_id)
-        timestamp = raw.get("timestamp")
-        if not isinstance(timestamp, int) or isinstance(timestamp, bool) or timestamp <= 0:
-            raise MalformedFrame(f"{self.exchange} trade {trade_id} on {symbol}: bad timestamp {timestamp!r}")
-        price, amount = finite_number(raw.get("price")), finite_number(raw.get("amount"))
-        if price is None or amount is None or not valid_trade(price, amount):
-            raise InvalidValue(
-                f"{self.exchange} trade {trade_id} on {symbol}: "
-                f"price {raw.get('price')!r} amount {raw.get('amount')!r}"
-            )
-        side = raw.get("side")
-        return Trade(
-            self.exchange,
-            symbol,
-            timestamp * 1_000_000,
-            ts_recv,
-            trade_id,
-            price,
-            amount,
-            side if side in ("buy", "sell") else "",
-        )
+        return ccxt_trade(self.exchange, symbol, raw, ts_recv)
 
     async def _pump_book(
         self, exchange: Any, symbol: str, clock: Clock, rejections: Rejections, queue: asyncio.Queue[Any]

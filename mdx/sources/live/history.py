@@ -30,11 +30,12 @@ still open at ``now`` (open time + timeframe > now) is dropped: history is close
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ...errors import DataError, InvalidValue, MalformedFrame
-from ...events import Bar
+from ...events import Bar, Trade
+from ...market.trades import valid_trade
 from ...stats import Rejections
 
 NAN = math.nan
@@ -168,4 +169,28 @@ def closed_bars(
     return bars[-limit:] if limit > 0 else []
 
 
-__all__ = ["closed_bars", "finite_number", "kline_bar", "ohlcv_bar"]
+def ccxt_trade(exchange: str, symbol: str, raw: Any, ts_recv: int, *, need_id: bool = False) -> Trade:
+    """A ccxt trade structure (``id``, ``timestamp`` in ms, ``price``, ``amount``, ``side``) as a ``Trade``;
+    ``MalformedFrame`` / ``InvalidValue`` for what cannot be one (``need_id``: a trade without an id too)."""
+    if not isinstance(raw, Mapping):
+        raise MalformedFrame(f"{exchange} trade on {symbol}: not a trade: {raw!r}"[:300])
+    trade_id = "" if raw.get("id") is None else str(raw.get("id"))
+    timestamp = raw.get("timestamp")
+    if not isinstance(timestamp, int) or isinstance(timestamp, bool) or timestamp <= 0:
+        raise MalformedFrame(f"{exchange} trade {trade_id} on {symbol}: bad timestamp {timestamp!r}")
+    if need_id and not trade_id:
+        raise MalformedFrame(f"{exchange} trade on {symbol} at {timestamp}: no id")
+    price, amount = finite_number(raw.get("price")), finite_number(raw.get("amount"))
+    if price is None or amount is None or not valid_trade(price, amount):
+        raise InvalidValue(
+            f"{exchange} trade {trade_id} on {symbol}: "
+            f"price {raw.get('price')!r} amount {raw.get('amount')!r}"
+        )
+    side = raw.get("side")
+    return Trade(
+        exchange, symbol, timestamp * 1_000_000, ts_recv, trade_id, price, amount,
+        side if side in ("buy", "sell") else "",
+    )  # fmt: skip
+
+
+__all__ = ["ccxt_trade", "closed_bars", "finite_number", "kline_bar", "ohlcv_bar"]

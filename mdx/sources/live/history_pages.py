@@ -35,7 +35,6 @@ from ...errors import (
     DataError,
     ExchangeBlocked,
     ExchangeUnreachable,
-    InvalidValue,
     MalformedFrame,
     MdxError,
     RateLimited,
@@ -44,10 +43,9 @@ from ...errors import (
     UnknownSymbol,
 )
 from ...events import Bar, Trade
-from ...market.trades import valid_trade
 from ...stats import Rejections
 from .failures import blocked_message, blocked_status, is_unreachable, retry_after_s, unreachable_message
-from .history import BarReader, finite_number, kline_bar, ohlcv_bar
+from .history import BarReader, ccxt_trade, kline_bar, ohlcv_bar
 
 T = TypeVar("T")
 
@@ -197,33 +195,7 @@ class HistoryPages:
         return trades, len(rows)
 
     def _trade(self, symbol: str, raw: Any, ts_recv: int) -> Trade:
-        if not isinstance(raw, Mapping):
-            raise MalformedFrame(f"{self.exchange_id} trade on {symbol}: not a trade: {raw!r}"[:300])
-        trade_id = "" if raw.get("id") is None else str(raw.get("id"))
-        timestamp = raw.get("timestamp")
-        if not isinstance(timestamp, int) or isinstance(timestamp, bool) or timestamp <= 0:
-            raise MalformedFrame(
-                f"{self.exchange_id} trade {trade_id} on {symbol}: bad timestamp {timestamp!r}"
-            )
-        if not trade_id:
-            raise MalformedFrame(f"{self.exchange_id} trade on {symbol} at {timestamp}: no id")
-        price, amount = finite_number(raw.get("price")), finite_number(raw.get("amount"))
-        if price is None or amount is None or not valid_trade(price, amount):
-            raise InvalidValue(
-                f"{self.exchange_id} trade {trade_id} on {symbol}: "
-                f"price {raw.get('price')!r} amount {raw.get('amount')!r}"
-            )
-        side = raw.get("side")
-        return Trade(
-            self.exchange_id,
-            symbol,
-            timestamp * 1_000_000,
-            ts_recv,
-            trade_id,
-            price,
-            amount,
-            side if side in ("buy", "sell") else "",
-        )
+        return ccxt_trade(self.exchange_id, symbol, raw, ts_recv, need_id=True)
 
     # -- errors --------------------------------------------------------------------------------------
 
