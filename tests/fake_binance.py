@@ -41,12 +41,14 @@ import gzip
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
+
+from tests.loopback import LoopbackServer
 
 Side = dict[float, float]
 
@@ -281,7 +283,8 @@ class Connection:
         return stream in self.streams
 
 
-class FakeBinance:
+class FakeBinance(LoopbackServer):
+    name = "fake binance"
     retry_after: str | None = "1"  # the Retry-After header of the failures fail_rest injects (None: none)
 
     def __init__(
@@ -291,6 +294,7 @@ class FakeBinance:
         heartbeat: float | None = None,
     ) -> None:
         """``heartbeat``: ping every websocket this often (s), as Binance does every 20 s; None: never."""
+        super().__init__()
         self.heartbeat = heartbeat
         self.markets = {row[0]: row for row in markets}
         self.books: dict[str, FakeBook] = {symbol: FakeBook() for symbol in self.markets}
@@ -311,12 +315,10 @@ class FakeBinance:
         self._rest_failures: Counter[str] = Counter()
         self._rest_failure_status: dict[str, int] = {}
         self._rest_failures_after: Counter[str] = Counter()  # good answers left before the failures start
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
-    async def start(self) -> FakeBinance:
+    def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
         app.router.add_get("/api/v3/depth", self._depth)
@@ -329,28 +331,7 @@ class FakeBinance:
         app.router.add_get("/dapi/v1/exchangeInfo", self._empty_exchange_info)
         app.router.add_get("/stream/ws", self._websocket)
         app.router.add_get("/stream/ws/{index}", self._websocket)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def stop(self) -> None:
-        await self.disconnect()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeBinance:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return app
 
     @property
     def ws_url(self) -> str:
@@ -523,13 +504,6 @@ class FakeBinance:
     @property
     def open_connections(self) -> int:
         return sum(1 for connection in self.connections if not connection.ws.closed)
-
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"fake binance: timed out waiting for {what or predicate}")
-            await asyncio.sleep(0.005)
 
     async def wait_subscribed(self, *streams: str, timeout: float = 5.0) -> None:
         await self.wait_until(

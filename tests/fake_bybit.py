@@ -62,13 +62,15 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
+
+from tests.loopback import LoopbackServer
 
 CATEGORIES = ("spot", "linear", "inverse", "option")
 BOOK_DEPTHS = frozenset({1, 50, 200, 1000})  # the orderbook topic depths Bybit serves (spot and linear)
@@ -347,11 +349,14 @@ class Connection:
         self.topics: set[str] = set()
 
 
-class FakeBybit:
+class FakeBybit(LoopbackServer):
+    name = "fake bybit"
+
     def __init__(
         self, markets: Sequence[Market] = DEFAULT_MARKETS, *, heartbeat: float | None = None
     ) -> None:
         """``heartbeat``: send websocket pings this often (s); None: never (Bybit waits for client pings)."""
+        super().__init__()
         self.heartbeat = heartbeat
         self.instruments: dict[Key, dict[str, Any]] = {
             (market.category, market.symbol): market.instrument() for market in markets
@@ -375,13 +380,11 @@ class FakeBybit:
         self.refuse_ws_status = 403
         self._rest_failures: Counter[str] = Counter()
         self._rest_failure_status: dict[str, int] = {}
-        self._runner: web.AppRunner | None = None
         self._skip: set[int] = set()  # ids of capture frames use_capture turned into state
-        self.port = 0
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
-    async def start(self) -> FakeBybit:
+    def app(self) -> web.Application:
         app = web.Application()
         routes = {
             "/v5/market/instruments-info": self._instruments_info,
@@ -395,28 +398,7 @@ class FakeBybit:
         for path, handler in routes.items():
             app.router.add_get(path, handler)
         app.router.add_get("/v5/public/{category}", self._websocket)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def stop(self) -> None:
-        await self.disconnect()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeBybit:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return app
 
     def ws_url(self, category: str = "linear") -> str:
         return f"ws://127.0.0.1:{self.port}/v5/public/{category}"
@@ -799,13 +781,6 @@ class FakeBybit:
     @property
     def open_connections(self) -> int:
         return sum(1 for connection in self.connections if not connection.ws.closed)
-
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"fake bybit: timed out waiting for {what or predicate}")
-            await asyncio.sleep(0.005)
 
     async def wait_subscribed(self, *topics: str, category: str | None = None, timeout: float = 5.0) -> None:
         await self.wait_until(
