@@ -33,7 +33,9 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check mdx tests bench
 
 bench: $(VENV)/.installed-test
-	for script in bench/bench_replay.py bench/bench_bars.py bench/bench_indicators.py bench/bench_simulator.py; do \
+	for script in bench/bench_replay.py bench/bench_bars.py bench/bench_indicators.py bench/bench_signals.py \
+	  bench/bench_simulator.py bench/bench_store.py bench/bench_export.py bench/bench_cache.py \
+	  bench/bench_venues.py bench/bench_live.py bench/bench_fanout.py; do \
 	  echo "== $$script"; $(BIN)/python $$script || exit 1; done
 	echo "== bench/bench_ui.py"; $(BIN)/python bench/bench_ui.py refresh --kernel
 	$(BIN)/python bench/bench_ui.py browser
