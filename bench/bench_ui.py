@@ -2,12 +2,14 @@
 
     .venv/bin/python bench/bench_ui.py refresh            # kernel time per refresh, 3 symbols, 4 Hz data
     .venv/bin/python bench/bench_ui.py refresh --kernel   # the same inside a real ipykernel (messages sent)
+    .venv/bin/python bench/bench_ui.py refresh --kernel --subcharts macd,rsi   # MACD and RSI shown too
     .venv/bin/python bench/bench_ui.py memory --seconds 360 --speed 10   # 60 simulated minutes, RSS over time
     .venv/bin/python bench/bench_ui.py browser --loads 5  # first render (add --preheat), browser JS heap
 
 ``refresh`` drives a seeded simulator on a simulated clock: 10 minutes of history first, then per refresh
 0.25 s of market events (what 4 Hz sees), then one ``MonitorApp.refresh()`` of the whole dashboard
-(3 symbols: tiles, watchlist, candles + overlays, mid, imbalance, depth, ladder, trades, status, log).
+(3 symbols: tiles, watchlist, candles + overlays, mid, imbalance, depth, ladder, trades, signal tile,
+confluence gauge, consensus row, alerts panel, status, log; ``--subcharts`` shows MACD / RSI too).
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ def _stats(ms: list[float]) -> dict[str, float]:
     }
 
 
-def refresh_figures(refreshes: int = 400, timeframe: str = "1s", hz: float = 4.0) -> dict[str, object]:
+def refresh_figures(
+    refreshes: int = 400, timeframe: str = "1s", hz: float = 4.0, subcharts: tuple[str, ...] = ()
+) -> dict[str, object]:
     """Time ``refreshes`` full refreshes; each after 1/hz seconds of simulated market data."""
     from mdx.clock import SimulatedClock
     from mdx.config import Settings
@@ -54,7 +58,7 @@ def refresh_figures(refreshes: int = 400, timeframe: str = "1s", hz: float = 4.0
     source = Simulator(SYMBOLS, seed=7, start_ns=T0)
     clock = SimulatedClock(T0)
     session = Session(source, timeframes=("1s", "1m", "5m"), clock=clock)
-    app = MonitorApp(Settings(symbols=SYMBOLS), session=session, timeframe=timeframe)
+    app = MonitorApp(Settings(symbols=SYMBOLS), session=session, timeframe=timeframe, subcharts=subcharts)
     events = source.iter_events(session.rejections)
 
     def advance(seconds: float) -> None:
@@ -80,13 +84,14 @@ def refresh_figures(refreshes: int = 400, timeframe: str = "1s", hz: float = 4.0
         switch.append((time.perf_counter() - started) * 1e3)
     return {
         "timeframe": timeframe,
+        "subcharts": list(subcharts),
         "events": session.events_processed,
         "refresh": _stats(times),
         "symbol_switch_ms": [round(x, 2) for x in switch],
     }
 
 
-def refresh_in_kernel(refreshes: int) -> dict[str, object]:
+def refresh_in_kernel(refreshes: int, subcharts: tuple[str, ...] = ()) -> dict[str, object]:
     """Run ``refresh_figures`` inside a fresh ipykernel: widget messages really go out on iopub."""
     from jupyter_client.manager import start_new_kernel
 
@@ -97,7 +102,7 @@ def refresh_in_kernel(refreshes: int) -> dict[str, object]:
             import json, sys
             sys.path.insert(0, {str(ROOT / "bench")!r})
             from bench_ui import refresh_figures
-            print("RESULT " + json.dumps(refresh_figures({refreshes})))
+            print("RESULT " + json.dumps(refresh_figures({refreshes}, subcharts={subcharts!r})))
             """
         )
         out: list[str] = []
@@ -361,6 +366,7 @@ def main() -> None:
     r.add_argument("--refreshes", type=int, default=400)
     r.add_argument("--timeframe", default="1s")
     r.add_argument("--kernel", action="store_true", help="run inside a real ipykernel")
+    r.add_argument("--subcharts", default="", help="sub-charts shown, e.g. macd,rsi (default: none)")
     m = sub.add_parser("memory")
     m.add_argument("--seconds", type=float, default=360.0)
     m.add_argument("--speed", type=float, default=10.0)
@@ -375,10 +381,11 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     if args.what == "refresh":
+        subcharts = tuple(name for name in args.subcharts.split(",") if name)
         figures = (
-            refresh_in_kernel(args.refreshes)
+            refresh_in_kernel(args.refreshes, subcharts)
             if args.kernel
-            else refresh_figures(args.refreshes, args.timeframe)
+            else refresh_figures(args.refreshes, args.timeframe, subcharts=subcharts)
         )
     elif args.what == "memory":
         figures = memory_figures(args.seconds, args.speed, args.hz, args.sample, args.trace)

@@ -337,6 +337,92 @@ def test_dashboard_in_chromium(server: int) -> None:
     assert errors == [], errors
 
 
+ATTR = "([sel, name]) => document.querySelector(sel)?.getAttribute(name) ?? ''"
+
+
+def test_alert_form_signals_and_confluence_in_chromium(server: int) -> None:
+    """An alert rule added through the form fires on the simulator and shows in the triggers; bad input
+    gets a message; the confluence gauge and the consensus row move on with new bars; MACD toggles on."""
+    with _page({"width": 1440, "height": 1400}) as (page, errors):
+        _open(page, f"http://localhost:{server}/")
+        page.wait_for_selector(".mdx-alerts .mdx-alert-add", timeout=60_000)
+        page.wait_for_function(
+            "() => Number(document.querySelector('.mdx-tile-last .mdx-tile-value')?.dataset.value) > 0",
+            timeout=PATIENCE_MS,
+        )
+        # the signal tile and the gauge have values from the simulator's history
+        page.wait_for_function(
+            "() => ['BUY', 'SELL', 'NEUTRAL'].includes(document.querySelector('.mdx-signal-label')"
+            "?.dataset.signal)",
+            timeout=PATIENCE_MS,
+        )
+        page.wait_for_function(
+            "() => document.querySelector('.mdx-confluence-score')?.dataset.value !== ''", timeout=PATIENCE_MS
+        )
+        score_ts = page.evaluate(ATTR, [".mdx-confluence-score", "data-ts"])
+        votes_ts = page.evaluate(ATTR, [".mdx-votes", "data-ts"])
+        assert page.locator(".mdx-confluence .mdx-dim").count() == 6
+        assert page.locator(".mdx-votes .mdx-vote[data-vote]").count() == 3  # 1s, 1m, 5m
+        assert _text(page, ".mdx-dim-sentiment .mdx-dim-value") == "—"  # no data: a dash
+
+        # bad input: a clear message, no rule, no traceback
+        page.select_option(".mdx-alert-type select", label="price above")
+        page.fill(".mdx-alert-level input", "abc")
+        page.click(".mdx-alert-add")
+        page.wait_for_selector(".mdx-alert-message .mdx-alert-error", timeout=PATIENCE_MS)
+        message = _text(page, ".mdx-alert-message")
+        assert "must be a number" in message and "Traceback" not in message, message
+        assert page.locator(".mdx-alert-rule").count() == 0
+
+        # a rule through the form: BTC/USDT above a level just under the last price, so the next trade fires
+        last = float(page.get_attribute(".mdx-tile-last .mdx-tile-value", "data-value") or "nan")
+        page.select_option(".mdx-alert-symbol select", "BTC/USDT")
+        page.fill(".mdx-alert-level input", f"{last * 0.99:.2f}")
+        page.fill(".mdx-alert-cooldown input", "3600")
+        page.click(".mdx-alert-add")
+        page.wait_for_selector(".mdx-alert-rule[data-rule^='price_above:BTC/USDT']", timeout=PATIENCE_MS)
+        assert "added price_above:BTC/USDT" in _text(page, ".mdx-alert-message")
+        took = _wait_until(
+            page,
+            "(sel) => document.querySelector(sel)",
+            ".mdx-alert-triggers tr.mdx-trigger[data-rule^='price_above:BTC/USDT']",
+            PATIENCE_MS * 3,
+        )
+        print(f"the alert fired and showed {took:.2f} s after it was added")
+        row = _text(page, ".mdx-alert-triggers tr.mdx-trigger")
+        assert "BTC/USDT" in row and re.search(r"\d\d:\d\d:\d\d\.\d{3}", row), row
+
+        # the gauge and the consensus row move on as bars close
+        page.wait_for_function(
+            f"(ts) => ({ATTR})(['.mdx-confluence-score', 'data-ts']) !== ts",
+            arg=score_ts,
+            timeout=PATIENCE_MS,
+        )
+        page.wait_for_function(
+            f"(ts) => ({ATTR})(['.mdx-votes', 'data-ts']) !== ts", arg=votes_ts, timeout=PATIENCE_MS
+        )
+        signal = page.get_attribute(".mdx-consensus-signal", "data-signal")
+        assert signal in ("BUY", "SELL", "NEUTRAL"), signal
+
+        # remove the rule: select + button
+        page.click(".mdx-alert-remove")
+        page.wait_for_function("() => !document.querySelector('.mdx-alert-rule')", timeout=PATIENCE_MS)
+
+        # the MACD sub-chart: hidden, then drawn when toggled on
+        assert not page.locator(".mdx-macd").is_visible()
+        page.click(".mdx-sub-macd")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.mdx-macd path.line')]"
+            ".some(p => (p.getAttribute('d') || '').includes('L'))",
+            timeout=PATIENCE_MS,
+        )
+        assert page.locator(".mdx-macd").is_visible()
+        page.wait_for_timeout(1_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "monitor-analytics.png"), full_page=True)
+    assert errors == [], errors
+
+
 def _controls_on_screen(page: Any, width: int, height: int) -> None:
     """Every control (each timeframe and indicator button too) is shown whole inside the viewport."""
     for selector in CONTROLS:

@@ -984,3 +984,223 @@ def test_a_session_mixing_exchanges_shows_each_symbol_from_the_exchange_that_str
     finally:
         app.log_buffer.detach()
         app.tap.detach()
+
+
+# -- analytics panels: alerts, signal, confluence, consensus, MACD / RSI ---------------------------------
+
+
+@pytest.fixture
+def live_app(driver: Driver) -> MonitorApp:
+    """The app built before any event, so its alert engine and confluence maker see the whole run."""
+    monitor = MonitorApp(Settings(symbols=SYMBOLS), session=driver.session, timeframe="1s")
+    yield monitor
+    monitor.log_buffer.detach()
+    monitor.tap.detach()
+
+
+def test_the_app_wires_one_alert_engine_and_one_confluence_maker(
+    live_app: MonitorApp, driver: Driver
+) -> None:
+    from mdx.alerts import AlertEngine
+    from mdx.analytics.live import ConfluenceMaker
+
+    consumers = driver.session.consumers
+    assert [type(c) for c in consumers].count(AlertEngine) == 1
+    assert [type(c) for c in consumers].count(ConfluenceMaker) == 1
+    assert live_app.model.alerts in consumers and live_app.model.confluence in consumers
+    # a second model on the same session reuses them
+    again = MonitorModel(Settings(symbols=SYMBOLS), session=driver.session)
+    try:
+        assert again.alerts is live_app.model.alerts and again.confluence is live_app.model.confluence
+        assert len(driver.session.consumers) == len(consumers)
+    finally:
+        again.tap.detach()
+
+
+def test_signal_confluence_and_consensus_panels_follow_the_session(
+    live_app: MonitorApp, driver: Driver
+) -> None:
+    from mdx.analytics.live import Confluence, Consensus
+    from mdx.analytics.signals import zscore_signal
+
+    live_app.refresh(force=True)
+    assert live_app.signal.values.label == "" and "/20 bars" in live_app.signal.widget.value
+    assert live_app.confluence.values.score is None and "waiting for bars" in live_app.confluence.widget.value
+    assert [tf for tf, _vote in live_app.consensus.values.votes] == ["1s", "1m", "5m"]
+    driver.advance(90)
+    live_app.refresh(force=True)
+    cache = driver.session.cache
+    # the signal: the package's z-score signal over the bars shown (the open one last)
+    bars = cache.bars(key(), "1s", include_open=True)
+    expected = zscore_signal(pd.Series([b.close for b in bars]), 20, 1.0).iloc[-1]
+    signal = live_app.signal.values
+    assert signal.zscore == pytest.approx(expected["zscore"], rel=1e-9)
+    assert signal.label == {1: "BUY", -1: "SELL", 0: "NEUTRAL"}[int(expected["signal"])]
+    assert f"data-signal='{signal.label}'" in live_app.signal.widget.value
+    # the confluence gauge: the cached Confluence of the selected timeframe, six dimensions
+    event = cache.latest(Confluence, key(), "1s")
+    gauge = live_app.confluence.values
+    assert event is not None and gauge.score == pytest.approx(event.score) and gauge.label == event.label
+    assert [name for name, _ in gauge.dimensions] == [
+        "technical", "volume", "order_flow", "order_book", "structure", "sentiment"
+    ]  # fmt: skip
+    html = live_app.confluence.widget.value
+    assert f"data-value='{event.score:.6g}'" in html and event.label in html
+    assert dict(gauge.dimensions)["sentiment"] is None  # no source gives funding: a dash
+    assert re.search(r"mdx-dim-sentiment' data-value=''>.*?—</span>", html)
+    assert re.search(r"mdx-dim-technical' data-value='0\.\d+'", html)
+    # the consensus row: one cell per timeframe, then the overall signal
+    consensus = cache.latest(Consensus, key())
+    row = live_app.consensus.values
+    assert row.signal == consensus.signal and row.votes == consensus.votes
+    row_html = live_app.consensus.widget.value
+    for timeframe, vote in consensus.votes:
+        assert f"mdx-vote mdx-vote-{timeframe}' data-vote='{vote}'" in row_html
+    assert f"data-signal='{consensus.signal}'" in row_html and "conf " in row_html
+    # they redraw only when their values change: a new closed bar moves the gauge on
+    counts = (live_app.confluence.updates, live_app.consensus.updates)
+    live_app.refresh()
+    assert (live_app.confluence.updates, live_app.consensus.updates) == counts
+    driver.advance(2)
+    live_app.refresh()
+    assert live_app.confluence.values.ts_ns > gauge.ts_ns and live_app.confluence.updates > counts[0]
+    # another timeframe: the gauge says which one, and waits for that timeframe's score
+    live_app.select(timeframe="5m")
+    assert live_app.confluence.values.timeframe == "5m" and live_app.confluence.values.score is None
+
+
+def test_the_alert_form_adds_and_removes_rules_and_the_panel_shows_triggers(
+    live_app: MonitorApp, driver: Driver
+) -> None:
+    driver.advance(5)
+    live_app.refresh(force=True)
+    panel = live_app.alerts
+    assert "no rules yet" in panel.rules.value and "nothing fired yet" in panel.triggers.value
+    price = driver.session.cache.trade(key()).price
+    panel.kind.value, panel.symbol.value = "price_above", "BTC/USDT"
+    panel.level.value, panel.cooldown.value = f"{price * 0.98:.2f}", "3600"
+    rule = panel.submit()
+    assert rule is not None and "mdx-alert-ok" in panel.message.value and rule.name in panel.message.value
+    assert live_app.model.alerts.rules == (rule,)
+    assert f"data-rule='{rule.name}'" in panel.rules.value and "price above" in panel.rules.value
+    assert list(panel.pick.options) == [rule.name] and panel.pick.value == rule.name
+    driver.advance(3)  # the next trade is above the level: it fires, once (a cooldown of an hour)
+    live_app.refresh()
+    alert = live_app.model.alerts.recent()[-1]
+    assert alert.rule == rule.name and alert.value > rule.threshold
+    triggers = panel.triggers.value
+    assert triggers.count("<tr class='mdx-trigger'") == 1 and f"data-rule='{rule.name}'" in triggers
+    assert fmt.clock_time(alert.ts_event) in triggers and "BTC/USDT" in triggers
+    # a rule on bars uses the timeframe shown unless told; a % change its window
+    panel.kind.value, panel.level.value, panel.option.value = "zscore", "2.5", ""
+    assert panel.submit().timeframe == "1s"
+    panel.kind.value, panel.level.value, panel.option.value = "pct_change", "0.5", "1m"
+    assert panel.submit().window == "1m"
+    assert len(live_app.model.alerts.rules) == 3
+    # remove one: select + button
+    panel.pick.value = rule.name
+    panel.remove_button.click()
+    assert rule.name not in [r.name for r in live_app.model.alerts.rules]
+    assert f"removed {rule.name}" in panel.message.value and rule.name not in panel.pick.options
+
+
+@pytest.mark.parametrize(
+    ("kind", "symbol", "level", "option", "cooldown", "message"),
+    [
+        ("price_above", "BTC/USDT", "abc", "", "60", "price must be a number, got &#x27;abc&#x27;"),
+        ("price_above", "BTC/USDT", "", "", "60", "price is empty"),
+        ("price_below", "BTC/USDT", "-5", "", "60", "price level must be &gt; 0"),
+        ("price_above", "BTC/USDT", "100", "", "soon", "cooldown (s) must be a number"),
+        ("imbalance", "BTC/USDT", "1.5", "", "", "imbalance level must be in (0, 1)"),
+        ("pct_change", "BTC/USDT", "1", "7q", "", "7q"),
+        ("zscore", "BTC/USDT", "2", "3m", "", "timeframe &#x27;3m&#x27; is not built by this session"),
+        ("stale", "BTC/USDT", "nan", "", "", "seconds must be a finite number"),
+    ],
+)
+def test_the_alert_form_refuses_bad_input_with_a_message(
+    live_app: MonitorApp, kind: str, symbol: str, level: str, option: str, cooldown: str, message: str
+) -> None:
+    panel = live_app.alerts
+    panel.kind.value, panel.symbol.value = kind, symbol
+    panel.level.value, panel.option.value, panel.cooldown.value = level, option, cooldown
+    assert panel.submit() is None
+    assert "mdx-alert-error" in panel.message.value and message in panel.message.value, panel.message.value
+    assert "Traceback" not in panel.message.value and live_app.model.alerts.rules == ()
+
+
+def test_the_alert_form_refuses_a_duplicate_and_an_unknown_symbol(live_app: MonitorApp) -> None:
+    model = live_app.model
+    model.add_rule("spread_above", "BTC/USDT", "5")
+    with pytest.raises(ConfigError, match="exists already"):
+        model.add_rule("spread_above", "BTC/USDT", 5)
+    with pytest.raises(ConfigError, match="unknown symbol 'DOGE/USDT'"):
+        model.add_rule("spread_above", "DOGE/USDT", 5)
+    with pytest.raises(ConfigError, match="unknown alert type"):
+        model.add_rule("moon", "BTC/USDT", 5)
+    panel = live_app.alerts
+    panel.kind.value, panel.level.value = "spread_above", "5"
+    assert panel.submit() is None and "exists already" in panel.message.value
+    panel.pick.options = []
+    assert not panel.remove_selected() and "choose one first" in panel.message.value
+
+
+def test_macd_and_rsi_subcharts_toggle_without_rebuilding(live_app: MonitorApp, driver: Driver) -> None:
+    from mdx.analytics.indicators import macd, rsi
+
+    driver.advance(200)
+    live_app.refresh(force=True)
+    macd_chart, rsi_chart = live_app.macd, live_app.rsi
+    figures = (macd_chart.fig, rsi_chart.fig, macd_chart.lines, rsi_chart.line)
+    assert not macd_chart.visible and macd_chart.hidden  # hidden by default
+    assert macd_chart.updates == 0 and rsi_chart.updates == 0  # and costs nothing
+    live_app.controls.subcharts["macd"].value = True
+    live_app.controls.subcharts["rsi"].value = True
+    assert macd_chart.visible and not macd_chart.hidden and rsi_chart.visible
+    assert macd_chart.updates == 1 and rsi_chart.updates == 1  # drawn at once when shown
+    assert (macd_chart.fig, rsi_chart.fig, macd_chart.lines, rsi_chart.line) == figures
+    # the package's MACD / RSI over the closes (the open bar last), aligned with the candles
+    bars = driver.session.cache.bars(key(), "1s", include_open=True)
+    closes = np.array([b.close for b in bars])
+    n = len(macd_chart.histogram.x)
+    expected = macd(closes, 12, 26, 9)
+    histogram = expected[2] if isinstance(expected, tuple) else np.asarray(expected)[:, 2]
+    got = macd_chart.histogram.y[:, 3]
+    assert np.allclose(got, np.asarray(histogram)[-n:], rtol=1e-9, atol=1e-12)
+    assert np.array_equal(macd_chart.histogram.x, live_app.candles.ohlc.x[-n:])
+    assert np.allclose(rsi_chart.line.y, np.asarray(rsi(closes, 14))[-len(rsi_chart.line.y) :], rtol=1e-9)
+    assert (macd_chart.x.min, macd_chart.x.max) == live_app.candles.domain
+    assert np.isfinite(macd_chart.lines.y).all() and np.isfinite(rsi_chart.line.y).all()
+    assert "MACD" in macd_chart.legend.value and "RSI" in rsi_chart.legend.value
+    live_app.refresh()
+    assert macd_chart.updates == 1  # nothing new: no redraw
+    driver.advance(1)
+    live_app.refresh()
+    assert macd_chart.updates == 2
+    live_app.controls.subcharts["macd"].value = False
+    driver.advance(1)
+    live_app.refresh()
+    assert macd_chart.updates == 2 and rsi_chart.updates == 3 and macd_chart.hidden
+    assert macd_chart.fig is figures[0]
+    with pytest.raises(ConfigError, match="stoch"):
+        live_app.set_subcharts(["stoch"])
+
+
+def test_a_store_that_cannot_be_opened_leaves_the_monitor_running_without_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = tmp_path / "not-a-store.db"
+    bad.write_text("this is not sqlite\n" * 100)
+    with caplog.at_level(logging.ERROR, logger="mdx.ui"):
+        model = MonitorModel(Settings(symbols=SYMBOLS, db=str(bad)))
+    try:
+        assert model.session is not None and model.session.store_writer is None
+        assert any("cannot use the store" in r.getMessage() for r in caplog.records), caplog.text
+        assert bad.read_text().startswith("this is not sqlite")  # left as it was
+    finally:
+        model.tap.detach()
+    good = MonitorModel(Settings(symbols=SYMBOLS, db=str(tmp_path / "market.db")))
+    try:
+        assert good.session is not None and good.session.store_writer is not None
+    finally:
+        good.session.store_writer.store.close()
+        good.tap.detach()

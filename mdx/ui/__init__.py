@@ -7,9 +7,11 @@ can be displayed alone in any notebook. ``MonitorApp`` puts them together around
     app = MonitorApp(Settings.from_env()).start()
     app
 
-Panels: ``CandleChart`` (OHLC + volume + EMA / Bollinger / VWAP), ``MidChart`` (mid, microprice,
-spread band), ``ImbalanceChart``, ``DepthChart``, ``Ladder``, ``TradesTable``, ``Tiles``,
-``Watchlist``, ``StatusLine``, ``LogPanel``, ``Controls``; ``Refresher`` runs a fixed-rate refresh
+Panels: ``CandleChart`` (OHLC + volume + EMA / Bollinger / VWAP), ``MacdChart`` and ``RsiChart`` (sub-charts
+under it, toggled), ``MidChart`` (mid, microprice, spread band), ``ImbalanceChart``, ``DepthChart``,
+``Ladder``, ``TradesTable``, ``Tiles``, ``Watchlist``, ``SignalTile`` (z-score signal), ``ConfluenceGauge``,
+``ConsensusRow``, ``AlertsPanel`` (rules, triggers, a form to add / remove rules), ``StatusLine``,
+``LogPanel``, ``Controls``; ``Refresher`` runs a fixed-rate refresh
 on the kernel's loop. ``MonitorModel`` (``mdx.ui.model``) is the app without widgets: it turns cache
 snapshots into a ``MonitorFrame`` of plain values (``TileValues``, ``WatchValues``, ``StatusInfo``, ...).
 Stable DOM classes (``mdx-tile-last``, ``mdx-symbol``, ``mdx-timeframe``, ``mdx-status``,
@@ -26,6 +28,20 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     "MonitorApp": "app",
+    "AlertsPanel": "alerts_panel",
+    "AlertTracker": "alerts_model",
+    "RULE_TYPES": "alerts_model",
+    "make_rule": "alerts_model",
+    "MacdChart": "oscillators",
+    "RsiChart": "oscillators",
+    "ConfluenceGauge": "signals_panel",
+    "ConsensusRow": "signals_panel",
+    "SignalTile": "signals_panel",
+    "SignalTracker": "signals_model",
+    "AlertValues": "values",
+    "ConfluenceValues": "values",
+    "ConsensusValues": "values",
+    "SignalValues": "values",
     "DepthChart": "book",
     "Ladder": "book",
     "CandleChart": "charts",
@@ -58,6 +74,8 @@ _EXPORTS: dict[str, str] = {
 
 _SUBMODULES = frozenset(
     {
+        "alerts_model",
+        "alerts_panel",
         "app",
         "base",
         "book",
@@ -66,7 +84,10 @@ _SUBMODULES = frozenset(
         "data",
         "fmt",
         "model",
+        "oscillators",
         "refresh",
+        "signals_model",
+        "signals_panel",
         "status",
         "tap",
         "theme",

@@ -1,4 +1,5 @@
-"""The live monitor: controls, tiles, watchlist, charts, book, trades, status and log, in one widget.
+"""The live monitor: controls, tiles, watchlist, charts (MACD / RSI under the candles on demand), signals
+(z-score signal, confluence gauge, consensus), book, trades, alerts, status and log, in one widget.
 
     app = MonitorApp(Settings.from_env())
     app.start()   # engine in its background thread + refresh task on this kernel's loop; returns at once
@@ -19,16 +20,21 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..alerts import Rule
 from ..cache import Key
 from ..config import Settings
+from ..errors import ConfigError
 from ..serve_status import StatusLog
 from ..session import Session
-from .base import html
+from .alerts_panel import AlertsPanel
+from .base import html, vbox
 from .book import DepthChart, Ladder
 from .charts import INDICATORS, WAITING, CandleChart, ChartPanel, ImbalanceChart, MidChart
 from .controls import Controls
 from .model import MonitorModel
+from .oscillators import MacdChart, RsiChart
 from .refresh import DEFAULT_HZ, Refresher
+from .signals_panel import ConfluenceGauge, ConsensusRow, SignalTile
 from .status import LogBuffer, LogPanel, StatusLine
 from .tap import FeedTap
 from .theme import style_block
@@ -48,6 +54,7 @@ class MonitorApp:
         symbol: str | None = None,
         timeframe: str | None = None,
         indicators: Sequence[str] = INDICATORS,
+        subcharts: Sequence[str] = (),
         refresh_hz: float = DEFAULT_HZ,
         window: int = 120,
         book_seconds: float = 120.0,
@@ -80,12 +87,22 @@ class MonitorApp:
             timeframes=model.timeframes,
             timeframe=model.timeframe,
             indicators=indicators,
+            subcharts=subcharts,
         )
         self.status = StatusLine()
         self.tiles = Tiles()
         self.watchlist = Watchlist(model.symbols, on_select=lambda s: self.select(symbol=s))
         self.watchlist.select(model.symbol)
         self.candles = CandleChart(window=window, indicators=indicators, height=330)
+        self.macd = MacdChart()
+        self.rsi = RsiChart()
+        self.subcharts = {"macd": self.macd, "rsi": self.rsi}
+        self.signal = SignalTile()
+        self.confluence = ConfluenceGauge()
+        self.consensus = ConsensusRow()
+        self.alerts = AlertsPanel(
+            model.symbols, add=self.add_rule, remove=self.remove_rule, timeframe=model.timeframe
+        )
         self.mid = MidChart(seconds=book_seconds)
         self.imbalance = ImbalanceChart(seconds=book_seconds)
         self.depth = DepthChart()
@@ -93,6 +110,7 @@ class MonitorApp:
         self.trades = TradesTable(rows=trade_rows)
         self.log_panel = LogPanel(self.log_buffer)
         self.charts: tuple[ChartPanel, ...] = (self.candles, self.mid, self.imbalance, self.depth)
+        self.set_subcharts(subcharts)
         self.refresher = Refresher(self.refresh, refresh_hz)
         self.widget = self._layout()
         self._wire()
@@ -145,15 +163,20 @@ class MonitorApp:
         left = widgets.VBox([self.watchlist.widget, self.trades.widget])
         left.add_class("mdx-col")
         left.add_class("mdx-col-left")
-        center = widgets.VBox([self.candles.widget, self.mid.widget, self.imbalance.widget])
+        center = widgets.VBox(
+            [self.candles.widget, self.macd.widget, self.rsi.widget, self.mid.widget, self.imbalance.widget]
+        )
         center.add_class("mdx-col")
         center.add_class("mdx-col-center")
-        right = widgets.VBox([self.depth.widget, self.ladder.widget])
+        signals = vbox("mdx-signals", self.signal.widget, self.confluence.widget, self.consensus.widget)
+        right = widgets.VBox([signals, self.depth.widget, self.ladder.widget])
         right.add_class("mdx-col")
         right.add_class("mdx-col-right")
         body = widgets.HBox([left, center, right])
         body.add_class("mdx-body")
-        root = widgets.VBox([style_block(), header, self.tiles.widget, body, self.log_panel.widget])
+        root = widgets.VBox(
+            [style_block(), header, self.tiles.widget, body, self.alerts.widget, self.log_panel.widget]
+        )
         root.add_class("mdx-app")
         return root
 
@@ -165,6 +188,8 @@ class MonitorApp:
         c.source.observe(lambda ch: self.set_source(ch["new"]), "value")
         for button in c.indicators.values():
             button.observe(lambda _ch: self.candles.set_indicators(c.chosen_indicators()), "value")
+        for button in c.subcharts.values():
+            button.observe(lambda _ch: self.set_subcharts(c.chosen_subcharts()), "value")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -183,6 +208,7 @@ class MonitorApp:
         if model.exchange in controls.exchange.options:
             controls.exchange.value = model.exchange
         self.watchlist.select(model.symbol)
+        self.alerts.set_timeframe(model.timeframe)
         if changed:
             self.refresh(force=True)
 
@@ -193,8 +219,37 @@ class MonitorApp:
         Controls.set_options(self.controls.exchange, list(self.model.exchanges))
         Controls.set_options(self.controls.symbol, self.symbols)
         self.watchlist.set_symbols(self.symbols)
+        self.alerts.set_symbols(self.symbols)
         self.select(symbol=self.symbol)
         self.refresh(force=True)
+
+    def set_subcharts(self, names: Sequence[str]) -> None:
+        """Show exactly these sub-charts under the candles (any of ``macd``, ``rsi``): shown or hidden in
+        place, never rebuilt; a chart shown again redraws at once."""
+        unknown = set(names) - set(self.subcharts)
+        if unknown:
+            raise ConfigError(f"unknown sub-chart(s) {sorted(unknown)}; choose from {list(self.subcharts)}")
+        for name, chart in self.subcharts.items():
+            chart.set_visible(name in names)
+            button = self.controls.subcharts[name]
+            if button.value != (name in names):
+                button.value = name in names
+
+    # -- alert rules -------------------------------------------------------------------------------------
+
+    def add_rule(
+        self, kind: str, symbol: str, level: object, *, option: str = "", cooldown: object = ""
+    ) -> Rule:
+        """Add an alert rule (what the alerts form does); the panel lists it at once. ``ConfigError``
+        with a clear message for bad input."""
+        rule = self.model.add_rule(kind, symbol, level, option=option, cooldown=cooldown)
+        self.alerts.update(self.model.alert_values())
+        return rule
+
+    def remove_rule(self, name: str) -> bool:
+        removed = self.model.remove_rule(name)
+        self.alerts.update(self.model.alert_values())
+        return removed
 
     # -- running -----------------------------------------------------------------------------------------
 
@@ -230,10 +285,17 @@ class MonitorApp:
             force, refresh_hz=refresher.hz, refresh_ms=refresher.recent_ms if refresher.count else None
         )
         empty_text = _empty_text(frame.status)
-        for chart in self.charts:
+        for chart in (*self.charts, self.macd, self.rsi):
             chart.set_empty_text(empty_text)
         if frame.series is not None:
-            self.candles.update(frame.series, symbol=frame.symbol, timeframe=frame.timeframe, force=force)
+            candles = self.candles
+            candles.update(frame.series, symbol=frame.symbol, timeframe=frame.timeframe, force=force)
+            self.macd.update(frame.series, candles.window, candles.domain, force=force)
+            self.rsi.update(frame.series, candles.window, candles.domain, force=force)
+            self.signal.update(frame.signal, force=force)
+            self.confluence.update(frame.confluence, force=force)
+            self.consensus.update(frame.consensus, force=force)
+            self.alerts.update(frame.alerts, force=force)
             self.mid.set_symbol(frame.symbol)
             self.mid.update(frame.book, force=force)
             self.imbalance.update(frame.book, force=force)

@@ -146,10 +146,12 @@ class ChartPanel(Panel):
     empty = True
     empty_text = WAITING
 
-    def _card(self, css_class: str, *children: widgets.Widget, axes: Sequence[bq.Axis]) -> widgets.VBox:
+    def _card(
+        self, css_class: str, *children: widgets.Widget, axes: Sequence[bq.Axis], base: str = "mdx-chart-card"
+    ) -> widgets.VBox:
         self._empty_axes = list(axes)
         self.note = html("mdx-chart-note", escape(self.empty_text))
-        card = vbox(f"mdx-chart-card {css_class} mdx-empty", *children, self.note)
+        card = vbox(f"{base} {css_class} mdx-empty", *children, self.note)
         _set_visible(self._empty_axes, False)
         return card
 
@@ -290,6 +292,11 @@ class CandleChart(ChartPanel):
     @property
     def indicators(self) -> tuple[str, ...]:
         return tuple(name for name in INDICATORS if self._shown[name])
+
+    @property
+    def domain(self) -> tuple[np.datetime64, np.datetime64] | None:
+        """The time axis' domain as last drawn (sub-charts under it share it), None before any bar."""
+        return self._domain
 
     # -- drawing ---------------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
-"""The monitor's controls: source, exchange, symbol, timeframe and indicator toggles.
+"""The monitor's controls: source, exchange, symbol, timeframe, indicator and sub-chart toggles.
 
 Plain ipywidgets with stable DOM classes (``mdx-source``, ``mdx-exchange``, ``mdx-symbol``,
-``mdx-timeframe``, ``mdx-ind-<name>``). The controls hold no logic: the app observes them.
+``mdx-timeframe``, ``mdx-ind-<name>`` for the candle overlays, ``mdx-sub-<name>`` for the MACD and RSI
+sub-charts). The controls hold no logic: the app observes them.
 
 A source string can be long (``replay:/a/long/path/a.gz,/a/long/path/b.gz``): the source dropdown shows
 a short label (``replay: a.gz +1``) and the full text as its tooltip, and the theme caps every dropdown's
@@ -17,8 +18,10 @@ import ipywidgets as widgets
 from . import fmt
 from .base import Panel, html
 from .charts import INDICATORS
+from .oscillators import SUBCHARTS
 
 INDICATOR_LABELS = {"ema": "EMA", "bollinger": "BB", "vwap": "VWAP"}
+SUBCHART_LABELS = {"macd": "MACD", "rsi": "RSI"}
 
 
 def _classed(widget: widgets.DOMWidget, css_class: str) -> widgets.DOMWidget:
@@ -70,6 +73,7 @@ class Controls(Panel):
         timeframes: Sequence[str],
         timeframe: str,
         indicators: Sequence[str] = INDICATORS,
+        subcharts: Sequence[str] = (),
     ) -> None:
         layout = widgets.Layout(width="auto")
         self.source = _dropdown("source", source_options(sources), source, layout)
@@ -90,7 +94,17 @@ class Controls(Panel):
             )
             button.add_class(f"mdx-ind-{name}")
             self.indicators[name] = button
-        toggles = widgets.HBox(list(self.indicators.values()))
+        self.subcharts: dict[str, widgets.ToggleButton] = {}
+        for name in SUBCHARTS:
+            button = widgets.ToggleButton(
+                value=name in subcharts,
+                description=SUBCHART_LABELS[name],
+                tooltip=f"show the {SUBCHART_LABELS[name]} chart under the candles",
+                layout=layout,
+            )
+            button.add_class(f"mdx-sub-{name}")
+            self.subcharts[name] = button
+        toggles = widgets.HBox([*self.indicators.values(), *self.subcharts.values()])
         toggles.add_class("mdx-indicators")
         self.fields = {name: _field(name, getattr(self, name)) for name in ("source", "exchange", "symbol")}
         self.widget = widgets.HBox([*self.fields.values(), self.timeframe, toggles])
@@ -98,6 +112,9 @@ class Controls(Panel):
 
     def chosen_indicators(self) -> tuple[str, ...]:
         return tuple(name for name, button in self.indicators.items() if button.value)
+
+    def chosen_subcharts(self) -> tuple[str, ...]:
+        return tuple(name for name, button in self.subcharts.items() if button.value)
 
     @staticmethod
     def set_options(dropdown: widgets.Dropdown, options: Sequence[str]) -> None:
@@ -111,4 +128,4 @@ class Controls(Panel):
                 dropdown.value = value
 
 
-__all__ = ["INDICATOR_LABELS", "Controls", "source_options"]
+__all__ = ["INDICATOR_LABELS", "SUBCHART_LABELS", "Controls", "source_options"]

@@ -167,6 +167,7 @@ class BarSeries:
         self._partial: Bar | None = None
         self._arrays: BarArrays | None = None
         self._emas: dict[int, EmaTrack] = {}
+        self._tracks: dict[Any, CloseTrack] = {}
 
     def sync(self, closed: Sequence[Bar], partial: Bar | None) -> bool:
         """Take the newest snapshot; True when anything the chart shows changed."""
@@ -195,6 +196,69 @@ class BarSeries:
         if track is None:
             track = self._emas[n] = EmaTrack(n)
         return track.values(self.closed, self._partial)
+
+    def track(self, key: Any, make: Callable[[], Any], tail: int | None = None) -> np.ndarray:
+        """A streaming indicator of the closes (``make()`` builds it, once per ``key``), aligned with the
+        last ``tail`` rows of ``arrays`` (all when None): ``(n,)`` for one output, ``(n, outputs)`` for
+        several (see ``CloseTrack``)."""
+        track = self._tracks.get(key)
+        if track is None:
+            track = self._tracks[key] = CloseTrack(make)
+        return track.values(self.closed, self._partial, tail)
+
+    def track_last(self, key: Any, make: Callable[[], Any]) -> Any:
+        """The latest output of ``track(key, make)`` (the open bar's when there is one), or None without
+        bars: what the indicator's ``update`` returned for it."""
+        track = self._tracks.get(key)
+        if track is None:
+            track = self._tracks[key] = CloseTrack(make)
+        return track.last(self.closed, self._partial)
+
+
+class CloseTrack:
+    """Any streaming indicator of bar closes (``mdx.analytics``: ``MACD``, ``RSI``, ``ZScoreSignal``...),
+    kept incrementally like ``EmaTrack``: each closed bar feeds it once; the open bar is evaluated on a
+    deep copy of its state, so the values equal the batch twin's over the same closes."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._indicator = make()
+        self._closed: list[Any] = []  # one output per kept closed bar
+        self._generation = -1
+        self._fed = 0
+
+    def _feed(self, closed: Columns) -> None:
+        rows = closed.data.shape[0]
+        unseen = closed.appended - self._fed
+        if closed.generation != self._generation or unseen > rows:  # rebuilt, or more new than kept
+            self._indicator = self._make()
+            self._generation, self._closed = closed.generation, []
+            unseen = rows
+        if unseen:
+            update = self._indicator.update
+            self._closed.extend(update(x) for x in closed.data[rows - unseen :, 4].tolist())
+            if len(self._closed) > rows:
+                del self._closed[: len(self._closed) - rows]
+        self._fed = closed.appended
+
+    def last(self, closed: Columns, partial: Bar | None) -> Any:
+        self._feed(closed)
+        if partial is not None:
+            return copy.deepcopy(self._indicator).update(partial.close)
+        return self._closed[-1] if self._closed else None
+
+    def values(self, closed: Columns, partial: Bar | None, tail: int | None = None) -> np.ndarray:
+        self._feed(closed)
+        keep = len(self._closed)
+        if tail is not None:
+            keep = min(keep, max(0, tail - (partial is not None)))
+        out = self._closed[len(self._closed) - keep :] if keep else []  # a new list: appending is safe
+        if partial is not None:
+            out.append(copy.deepcopy(self._indicator).update(partial.close))
+        width = len(getattr(self._indicator, "outputs", ("value",)))
+        if width > 1:
+            return np.array(out, dtype=np.float64).reshape(-1, width)
+        return np.array(out, dtype=np.float64)
 
 
 class EmaTrack:
@@ -288,6 +352,7 @@ __all__ = [
     "BOOK_FIELDS",
     "BarArrays",
     "BarSeries",
+    "CloseTrack",
     "Columns",
     "EmaTrack",
     "bar_arrays",

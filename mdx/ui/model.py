@@ -2,8 +2,11 @@
 
 ``MonitorModel.frame()`` reads cache snapshots and returns a ``MonitorFrame`` of plain values (bar
 columns, the book-view table, the latest ``BookView``, trades, ``TileValues``, the watchlist's
-``WatchValues``, the statuses) that ``MonitorApp`` hands to its panels. Neither this module nor anything
-it imports loads ipywidgets or bqplot, so the model runs (and is tested) without a kernel::
+``WatchValues``, the statuses, the z-score signal, confluence, consensus and alerts) that ``MonitorApp``
+hands to its panels. The model wires an ``AlertEngine`` and a ``ConfluenceMaker`` into its session (unless
+the session has them already); ``add_rule`` / ``remove_rule`` change the engine's rules from any thread.
+Neither this module nor anything it imports loads ipywidgets or bqplot, so the model runs (and is tested)
+without a kernel::
 
     model = MonitorModel(Settings(symbols=("BTC/USDT",)), session=session)
     frame = model.frame()
@@ -19,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ..alerts import AlertEngine, Rule
+from ..analytics.live import ConfluenceMaker
 from ..cache import Cache, Key
 from ..clock import Clock, LiveClock
 from ..config import Settings
@@ -26,9 +31,19 @@ from ..errors import ConfigError, MdxError
 from ..events import Trade
 from ..session import Session, SessionStatus
 from ..sources import make_sources
+from .alerts_model import AlertTracker, alert_engine, make_rule
 from .data import BOOK_FIELDS, BarArrays, BarSeries, Columns, book_columns
+from .signals_model import SignalTracker, confluence_maker
 from .tap import FeedTap, RateMeter
-from .values import StatusInfo, TileValues, WatchValues
+from .values import (
+    AlertValues,
+    ConfluenceValues,
+    ConsensusValues,
+    SignalValues,
+    StatusInfo,
+    TileValues,
+    WatchValues,
+)
 
 log = logging.getLogger("mdx.ui")
 
@@ -58,6 +73,10 @@ class MonitorFrame:
     trades: Sequence[Trade] = ()
     tiles: TileValues = field(default_factory=TileValues)
     watch: Mapping[str, WatchValues] = field(default_factory=dict)
+    signal: SignalValues = field(default_factory=SignalValues)
+    confluence: ConfluenceValues = field(default_factory=ConfluenceValues)
+    consensus: ConsensusValues = field(default_factory=ConsensusValues)
+    alerts: AlertValues = field(default_factory=AlertValues)
 
 
 class MonitorModel:
@@ -76,12 +95,15 @@ class MonitorModel:
         timeframe: str | None = None,
         stale_after_s: float = 5.0,
         watch_interval_s: float = 1.0,
+        signal_interval_s: float = 1.0,  # the signal, confluence and consensus panels: at most this often
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.source_error = ""
         self.session: Session | None = session if session is not None else self._make_session(self.settings)
         self.stale_after_ms = stale_after_s * 1e3
         self.watch_interval_s = watch_interval_s
+        self.signal_interval_s = signal_interval_s
+        self._signal_at: tuple[int, Any, dict[str, Any]] = (0, None, {})
         self.started = False
         self._series: dict[tuple[Key, str], BarSeries] = {}
         self._books: dict[Key, Columns] = {}
@@ -91,6 +113,11 @@ class MonitorModel:
         self._prices: dict[Key, Columns] = {}
         self._watch_ns = 0
         self.tap = self._attach_tap()
+        self.alerts: AlertEngine | None = None
+        self.confluence: ConfluenceMaker | None = None
+        self._signals = SignalTracker()
+        self._alert_values = AlertTracker(None)
+        self._attach_analytics()
         self._check(symbol, timeframe)
         timeframes = self.timeframes
         self._symbol = symbol or self.symbols[0]
@@ -107,7 +134,22 @@ class MonitorModel:
             log.error("cannot open source %r: %s", settings.source, error)
             return None
         self.source_error = ""
-        return Session(sources, timeframes=settings.timeframes, speed=settings.speed)
+        try:
+            return Session(
+                sources, timeframes=settings.timeframes, speed=settings.speed, store=settings.db or None
+            )
+        except MdxError as error:  # a bad --db must not take the monitor down: it runs without the store
+            log.error("cannot use the store %r: %s; the monitor runs without it", settings.db, error)
+            return Session(sources, timeframes=settings.timeframes, speed=settings.speed)
+
+    def _attach_analytics(self) -> None:
+        """Wire the alert engine and the confluence maker into the session (reusing any it has)."""
+        session = self.session
+        self.alerts = alert_engine(session) if session is not None else None
+        self.confluence = confluence_maker(session) if session is not None else None
+        self._signals = SignalTracker()
+        self._signal_at = (0, None, {})
+        self._alert_values = AlertTracker(self.alerts)
 
     def _attach_tap(self) -> FeedTap:
         clock: Clock = self.session.clock if self.session is not None else LiveClock()
@@ -148,6 +190,7 @@ class MonitorModel:
             state.clear()
         self._total_meter.reset()
         self.tap = self._attach_tap()
+        self._attach_analytics()
         if self.session is not None and self.started:
             self.session.start()
         self._exchange = self._source_exchange()
@@ -268,7 +311,55 @@ class MonitorModel:
             trades=trades,
             tiles=self._tile_values(key, now, view, trades, partial),
             watch=self._watch_values(cache, now, force),
+            **self._signal_values(cache, series, key, tf, now, force),
+            alerts=self._alert_values.update(),
         )
+
+    # -- alert rules (any thread) ------------------------------------------------------------------------
+
+    def add_rule(
+        self, kind: str, symbol: str, level: object, *, option: str = "", cooldown: object = ""
+    ) -> Rule:
+        """Add an alert rule from the form's fields (see ``mdx.ui.alerts_model.make_rule``); a
+        ``ConfigError`` saying what is wrong otherwise (no session, a bad number, a name taken...)."""
+        if self.alerts is None:
+            raise ConfigError(f"no alerts without a session: {self.source_error or 'no source'}")
+        rule = make_rule(
+            kind,
+            symbol,
+            level,
+            option=option,
+            cooldown=cooldown,
+            timeframes=self.timeframes,
+            default_timeframe=self._timeframe,
+        )
+        return self.alerts.add_rule(rule)
+
+    def alert_values(self) -> AlertValues:
+        """The alerts panel's values now (the same object while nothing changed)."""
+        return self._alert_values.update()
+
+    def remove_rule(self, name: str) -> bool:
+        """Remove the alert rule named ``name``; False when there is none."""
+        return self.alerts.remove_rule(name) if self.alerts is not None else False
+
+    def _signal_values(
+        self, cache: Cache, series: BarSeries, key: Key, tf: str, now: int, force: bool
+    ) -> dict[str, Any]:
+        """The z-score signal, the confluence and the consensus, read again at most every
+        ``signal_interval_s`` (glance values, like the watchlist: the signal's open-bar value moves on every
+        trade) unless forced or the selection changed; in between, the same objects (no redraw)."""
+        at, selection, values = self._signal_at
+        if not force and values and selection == (key, tf) and now - at < self.signal_interval_s * 1e9:
+            return values
+        signals = self._signals
+        values = {
+            "signal": signals.signal(series, self._symbol, tf),
+            "confluence": signals.confluence(cache, key, tf),
+            "consensus": signals.consensus(cache, key, self.confluence),
+        }
+        self._signal_at = (now, (key, tf), values)
+        return values
 
     def _tile_values(
         self, key: Key, now: int, view: Any, trades: Sequence[Trade], partial: Any

@@ -210,6 +210,56 @@ CSS = f"""
 .mdx-watch-meta {{ color: var(--mdx-muted); font-size: 10.5px; font-family: {MONO}; }}
 .mdx-watch-spark {{ text-align: right; line-height: 0; }}
 
+/* sub-charts under the candles (MACD, RSI): chart cards of their own */
+.mdx-osc-card {{ background: var(--mdx-panel); border: 1px solid var(--mdx-border); border-radius: 6px;
+  padding: 2px 2px 0 2px; gap: 0; position: relative; }}
+.mdx-osc-card > .mdx-chart-note {{ display: none; position: absolute; left: 0; right: 0; top: 40%;
+  margin: 0; pointer-events: none; }}
+.mdx-osc-card.mdx-empty > .mdx-chart-note {{ display: block; }}
+.mdx-osc-card > .widget-html .widget-html-content {{ padding: 3px 8px 0 8px; }}
+.mdx-osc-card > * {{ flex-shrink: 0; }}  /* collapsed (hidden), the figure keeps its size */
+
+/* signals: z-score signal, confluence gauge, consensus row */
+.mdx-signals {{ gap: 8px; }}
+.mdx-signal-row {{ display: flex; align-items: baseline; gap: 10px; flex-wrap: wrap; }}
+.mdx-signal-label {{ font-size: 17px; font-weight: 700; letter-spacing: .04em; }}
+.mdx-signal-z {{ font-size: 13px; }}
+.mdx-signal-where {{ font-size: 10.5px; }}
+.mdx-confluence-body {{ display: flex; gap: 8px; align-items: center; }}
+.mdx-gauge-box {{ flex: 0 0 120px; text-align: center; }}
+.mdx-confluence-label {{ font-size: 11.5px; font-weight: 600; text-transform: uppercase;
+  letter-spacing: .05em; }}
+.mdx-dims {{ flex: 1 1 auto; min-width: 0; }}
+.mdx-dim {{ display: grid; grid-template-columns: 64px 1fr 26px; gap: 4px; align-items: center;
+  font-size: 10.5px; line-height: 14px; }}
+.mdx-dim-name {{ color: var(--mdx-muted); white-space: nowrap; }}
+.mdx-dim-bar {{ height: 5px; background: var(--mdx-raised); border-radius: 2px; overflow: hidden; }}
+.mdx-dim-bar > span {{ display: block; height: 100%; }}
+.mdx-dim-value {{ text-align: right; }}
+.mdx-votes {{ display: flex; gap: 4px; flex-wrap: wrap; }}
+.mdx-vote {{ flex: 1 1 0; min-width: 46px; background: var(--mdx-raised); border-radius: 4px;
+  padding: 3px 2px; text-align: center; }}
+.mdx-vote-tf {{ color: var(--mdx-muted); font-size: 10px; }}
+.mdx-vote-value {{ font-weight: 600; font-size: 10px; letter-spacing: -.01em; white-space: nowrap; }}
+.mdx-vote-meta {{ font-size: 9.5px; white-space: nowrap; }}
+.mdx-consensus-signal {{ flex: 2 1 0; }}
+
+/* alerts */
+.mdx-alerts {{ gap: 4px; }}
+.mdx-app .mdx-alert-form {{ flex-wrap: wrap; gap: 4px 10px; align-items: center; }}
+.mdx-app .mdx-alert-form .widget-text {{ width: 110px; margin: 0; }}
+.mdx-app .mdx-alert-form input {{ background: var(--mdx-raised); color: var(--mdx-text);
+  border: 1px solid var(--mdx-border); border-radius: 4px; height: 26px; font-size: 12px; }}
+.mdx-app .mdx-alert-form input:disabled {{ opacity: .4; }}
+.mdx-alert-lists {{ gap: 12px; align-items: flex-start; }}
+.mdx-alert-lists > .mdx-alert-rules {{ flex: 1 1 0; min-width: 220px; }}
+.mdx-alert-lists > .mdx-alert-triggers {{ flex: 2 1 0; min-width: 320px; }}
+.mdx-alert-head {{ color: var(--mdx-faint); font-size: 10px; letter-spacing: .06em; text-transform: uppercase;
+  margin: 2px 0; }}
+.mdx-alert-rule {{ display: flex; justify-content: space-between; gap: 8px; font-size: 11.5px; }}
+.mdx-alert-name {{ font-family: {MONO}; font-size: 10.5px; }}
+.mdx-alert-message .widget-html-content {{ font-size: 11.5px; min-height: 16px; }}
+
 .mdx-log .widget-html-content {{ font-family: {MONO}; font-size: 11px; max-height: 92px; overflow-y: auto; }}
 .mdx-log-row {{ white-space: pre-wrap; color: var(--mdx-muted); }}
 .mdx-log-row.mdx-log-WARNING .mdx-log-level {{ color: var(--mdx-warn); }}

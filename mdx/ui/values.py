@@ -7,6 +7,7 @@ built and tested without ipywidgets or bqplot, and a panel can be fed by hand.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -54,4 +55,61 @@ class StatusInfo:
     now_ns: int = 0  # the session clock's now, for "next try in"
 
 
-__all__ = ["StatusInfo", "TileValues", "WatchValues"]
+@dataclass(frozen=True, slots=True)
+class SignalValues:
+    """The baseline z-score signal of the selected symbol and timeframe, at its latest bar (the open one
+    when there is one): ``label`` BUY below ``-entry``, SELL above ``+entry``, NEUTRAL between; "" and
+    ``zscore`` None while fewer than ``n`` bars were seen."""
+
+    zscore: float | None = None
+    label: str = ""
+    n: int = 20
+    entry: float = 1.0
+    bars: int = 0
+    symbol: str = ""
+    timeframe: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfluenceValues:
+    """The latest confluence score (0-100) of the selected symbol and timeframe and its six sub-scores
+    (in [0, 1]; None: a dimension without data). ``score`` None through the warm-up or without a maker."""
+
+    score: float | None = None
+    label: str = ""
+    dimensions: tuple[tuple[str, float | None], ...] = ()
+    timeframe: str = ""
+    ts_ns: int = 0  # the close time of the bar it was computed on (0: none yet)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsensusValues:
+    """The multi-timeframe consensus of the selected symbol: one vote per timeframe ("" = none yet)."""
+
+    signal: str = ""
+    confidence: float | None = None
+    strength: float | None = None
+    votes: tuple[tuple[str, str], ...] = ()
+    ts_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AlertValues:
+    """The alert engine's active rules as (name, what it watches) and its last fired ``Alert`` events,
+    newest first."""
+
+    rules: tuple[tuple[str, str], ...] = ()
+    triggers: tuple[Any, ...] = ()
+    fired: int = 0
+    suppressed: int = 0
+
+
+__all__ = [
+    "AlertValues",
+    "ConfluenceValues",
+    "ConsensusValues",
+    "SignalValues",
+    "StatusInfo",
+    "TileValues",
+    "WatchValues",
+]
