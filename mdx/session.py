@@ -79,6 +79,7 @@ log = logging.getLogger("mdx.session")
 STATE_RANK = ("error", "reconnecting", "stale", "connecting", "connected", "done", "stopped", "idle")
 FINAL_STATES = frozenset({"done", "stopped", "error"})  # what a source's status may be once the engine ended
 CONSUMER_ERROR = "ConsumerError"  # the rejections reason of a consumer that raised something not a DataError
+TICK_S = 1.0  # how often time-driven consumers are ticked on a live clock
 HISTORY_ERROR = "HistoryError"  # the rejections reason of a source's history that failed
 HISTORY_ORDER = "LateBar"  # the rejections reason of a history bar not after the one before it
 T = TypeVar("T")
@@ -362,6 +363,8 @@ class Session:
             asyncio.create_task(self._pump(source, name, max_events, until_ns), name=f"mdx-source-{name}")
             for source, name in zip(self.sources, self.names, strict=True)
         ]
+        # time-driven consumers on a live clock (a simulated one only moves with the events)
+        ticks = asyncio.create_task(self._tick_consumers()) if isinstance(self.clock, LiveClock) else None
         try:
             pending: set[asyncio.Task[Exception | None]] = set(tasks)
             while pending:
@@ -369,13 +372,25 @@ class Session:
                 if self._halted:
                     break
         finally:
-            for task in tasks:
+            for task in [*tasks, *([ticks] if ticks else [])]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *([ticks] if ticks else []), return_exceptions=True)
             self._close_consumers()
         errors = [task.result() for task in tasks if not task.cancelled() and task.result() is not None]
         if errors and len(errors) == len(tasks):
             raise errors[0]
+
+    async def _tick_consumers(self) -> None:
+        """Call ``tick(now_ns)`` on the consumers that have one every ``TICK_S`` of live time, so rules
+        that fire on the absence of data (the alert engine's stale-feed rules) fire when nothing arrives."""
+        while True:
+            await asyncio.sleep(TICK_S)
+            now = self.clock.now_ns()
+            for tick in [c.tick for c in self.consumers if callable(getattr(c, "tick", None))]:
+                try:
+                    tick(now)
+                except Exception as error:  # a consumer's bug: counted and logged, the ticks go on
+                    self._consumer_failed(tick, "tick", error)
 
     async def _pump(
         self, source: Source, name: str, max_events: int | None, until_ns: int | None
