@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_ui.py refresh            # kernel time per refresh, 3 symbols, 4 Hz data
     .venv/bin/python bench/bench_ui.py refresh --kernel   # the same inside a real ipykernel (messages sent)
     .venv/bin/python bench/bench_ui.py refresh --kernel --subcharts macd,rsi   # MACD and RSI shown too
+    .venv/bin/python bench/bench_ui.py refresh --kernel --venues   # two exchanges: venue table, derivatives
     .venv/bin/python bench/bench_ui.py memory --seconds 360 --speed 10   # 60 simulated minutes, RSS over time
     .venv/bin/python bench/bench_ui.py browser --loads 5  # first render (add --preheat), browser JS heap
 
@@ -45,29 +46,69 @@ def _stats(ms: list[float]) -> dict[str, float]:
     }
 
 
+def top_quote(session: Any, event: Any) -> Any:
+    """The top of ``event``'s book as a ``Quote`` (what a live source sends when the top changes); None
+    before the book has both sides."""
+    from mdx.events import Quote
+
+    view = session.cache.book((event.exchange, event.symbol))
+    if view is None or not (len(view.bids) and len(view.asks)):
+        return None
+    (bid, bid_size), (ask, ask_size) = view.bids[0].tolist(), view.asks[0].tolist()
+    recv = event.ts_recv + 1_000_000
+    return Quote(event.exchange, event.symbol, event.ts_event, recv, 0, bid, bid_size, ask, ask_size)
+
+
 def refresh_figures(
-    refreshes: int = 400, timeframe: str = "1s", hz: float = 4.0, subcharts: tuple[str, ...] = ()
+    refreshes: int = 400,
+    timeframe: str = "1s",
+    hz: float = 4.0,
+    subcharts: tuple[str, ...] = (),
+    venues: bool = False,
 ) -> dict[str, object]:
-    """Time ``refreshes`` full refreshes; each after 1/hz seconds of simulated market data."""
+    """Time ``refreshes`` full refreshes; each after 1/hz seconds of simulated market data. ``venues``:
+    a second simulated exchange beside the first, a ``LatencyTracker`` and a ``VenueMonitor`` fed with each
+    book's top as a ``Quote`` (the venue table shows), and a funding / mark / open interest event per
+    refresh on the selected symbol (the derivatives panel shows)."""
+    from mdx.channel_events import Funding, MarkPrice, OpenInterest
     from mdx.clock import SimulatedClock
     from mdx.config import Settings
+    from mdx.events import BookDelta, BookSnapshot
+    from mdx.market.latency import LatencyTracker
+    from mdx.market.venues import VenueMonitor
     from mdx.session import Session
+    from mdx.sources.merge import merge_by_recv
     from mdx.sources.sim.simulator import Simulator
     from mdx.ui import MonitorApp
 
-    source = Simulator(SYMBOLS, seed=7, start_ns=T0)
+    sources = [Simulator(SYMBOLS, seed=7, start_ns=T0)]
+    consumers: list[Any] = []
+    if venues:
+        sources.append(Simulator(SYMBOLS, seed=8, start_ns=T0, exchange="sim2"))
+        tracker = LatencyTracker()
+        consumers = [tracker, VenueMonitor(primary=("sim", "sim2"), latency=tracker)]
     clock = SimulatedClock(T0)
-    session = Session(source, timeframes=("1s", "1m", "5m"), clock=clock)
+    session = Session(sources, timeframes=("1s", "1m", "5m"), clock=clock, consumers=consumers)
     app = MonitorApp(Settings(symbols=SYMBOLS), session=session, timeframe=timeframe, subcharts=subcharts)
-    events = source.iter_events(session.rejections)
+    streams = [source.iter_events(session.rejections) for source in sources]
+    events = iter(merge_by_recv(streams)) if venues else streams[0]
 
     def advance(seconds: float) -> None:
         end = clock.now_ns() + int(seconds * 1e9)
         for event in events:
             clock.advance_to(event.ts_recv)
             session.process(event)
+            if venues and isinstance(event, BookSnapshot | BookDelta):
+                quote = top_quote(session, event)
+                if quote is not None:
+                    session.process(quote)
             if event.ts_recv >= end:
                 break
+        if venues:
+            now, key = clock.now_ns(), ("sim", app.symbol)
+            session.process(Funding(*key, now, now, 0.0001, now + 3_600 * 10**9))
+            session.process(MarkPrice(*key, now, now, 65_000.0, 64_990.0))
+            session.process(OpenInterest(*key, now, now, 12_345.0, 8e8))
 
     advance(600)
     app.refresh(force=True)  # first draw (and numba's one-time dispatch) outside the timing
@@ -82,16 +123,22 @@ def refresh_figures(
         started = time.perf_counter()
         app.select(symbol=symbol)
         switch.append((time.perf_counter() - started) * 1e3)
+    rows = app.venues.values.rows if app.venues.values is not None else ()
     return {
+        "venue_rows_priced": sum(1 for row in rows if row.price == row.price),
         "timeframe": timeframe,
         "subcharts": list(subcharts),
+        "venues": bool(app.venues.shown),
+        "derivatives": bool(app.derivatives.shown),
         "events": session.events_processed,
         "refresh": _stats(times),
         "symbol_switch_ms": [round(x, 2) for x in switch],
     }
 
 
-def refresh_in_kernel(refreshes: int, subcharts: tuple[str, ...] = ()) -> dict[str, object]:
+def refresh_in_kernel(
+    refreshes: int, subcharts: tuple[str, ...] = (), venues: bool = False
+) -> dict[str, object]:
     """Run ``refresh_figures`` inside a fresh ipykernel: widget messages really go out on iopub."""
     from jupyter_client.manager import start_new_kernel
 
@@ -102,7 +149,8 @@ def refresh_in_kernel(refreshes: int, subcharts: tuple[str, ...] = ()) -> dict[s
             import json, sys
             sys.path.insert(0, {str(ROOT / "bench")!r})
             from bench_ui import refresh_figures
-            print("RESULT " + json.dumps(refresh_figures({refreshes}, subcharts={subcharts!r})))
+            figures = refresh_figures({refreshes}, subcharts={subcharts!r}, venues={venues!r})
+            print("RESULT " + json.dumps(figures))
             """
         )
         out: list[str] = []
@@ -367,6 +415,7 @@ def main() -> None:
     r.add_argument("--timeframe", default="1s")
     r.add_argument("--kernel", action="store_true", help="run inside a real ipykernel")
     r.add_argument("--subcharts", default="", help="sub-charts shown, e.g. macd,rsi (default: none)")
+    r.add_argument("--venues", action="store_true", help="two exchanges: venue table, derivatives panel")
     m = sub.add_parser("memory")
     m.add_argument("--seconds", type=float, default=360.0)
     m.add_argument("--speed", type=float, default=10.0)
@@ -383,9 +432,9 @@ def main() -> None:
     if args.what == "refresh":
         subcharts = tuple(name for name in args.subcharts.split(",") if name)
         figures = (
-            refresh_in_kernel(args.refreshes, subcharts)
+            refresh_in_kernel(args.refreshes, subcharts, args.venues)
             if args.kernel
-            else refresh_figures(args.refreshes, args.timeframe, subcharts=subcharts)
+            else refresh_figures(args.refreshes, args.timeframe, subcharts=subcharts, venues=args.venues)
         )
     elif args.what == "memory":
         figures = memory_figures(args.seconds, args.speed, args.hz, args.sample, args.trace)

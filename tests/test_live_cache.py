@@ -7,9 +7,10 @@ import asyncio
 import random
 from typing import Any
 
-from mdx.clock import LiveClock
+from mdx.clock import LiveClock, SimulatedClock
 from mdx.events import BookSnapshot
 from mdx.sources.live import LiveSource
+from mdx.stats import Rejections
 from mdx.store.cache import TTLCache
 from tests.fake_binance import FakeBinance
 from tests.test_live import FAST, SYMBOL, Harness, subscribed
@@ -85,5 +86,18 @@ def test_polled_books_are_fetched_once_per_half_interval_for_all_sources() -> No
             assert metrics.hits + metrics.coalesced >= books - polled - 2
             for h in harnesses:
                 await h.stop()
+
+    run(main())
+
+
+def test_the_history_loads_the_markets_through_the_cache_too() -> None:
+    async def main() -> None:
+        async with FakeBinance() as fake:
+            fake.ladder("BTCUSDT", 100.0)
+            cache = TTLCache()
+            await source(fake, cache).history(("1m",), SimulatedClock(10**18), Rejections())
+            await source(fake, cache).history(("1m",), SimulatedClock(10**18), Rejections())
+            assert fake.requests.count(INFO) == 1
+            assert cache.metrics().fetches == 1 and cache.metrics().hits == 1
 
     run(main())

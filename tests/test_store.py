@@ -24,7 +24,7 @@ from mdx.config import db_path
 from mdx.errors import ConfigError, StoreError
 from mdx.events import Bar, Trade
 from mdx.market.bars import bars_to_frame
-from mdx.store import SCHEMA_VERSION, Store, StoreWriter
+from mdx.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreWriter, migrate
 from mdx.store.writer import QUEUE_FULL, REJECTED
 
 SPOT = "binance-spot-l2-trades"
@@ -261,7 +261,10 @@ def test_a_reader_in_another_process_reads_while_the_writer_writes(tmp_path: Pat
         for batch in range(5):
             store.write_trades([trade(batch * 100 + i) for i in range(100)])
             conn.execute("BEGIN IMMEDIATE")  # a write in progress, not committed, while the other reads
-            conn.execute("INSERT INTO trades VALUES ('x', 'A/B', 'open', 0, 0, 1.0, 1.0, 'buy')")
+            conn.execute(
+                "INSERT INTO trades (exchange, symbol, id, ts, ts_recv, price, amount, side) "
+                "VALUES ('x', 'A/B', 'open', 0, 0, 1.0, 1.0, 'buy')"
+            )
             reader.stdin.write("read\n")
             reader.stdin.flush()
             seen = reader.stdout.readline().split()
@@ -349,7 +352,7 @@ def test_a_version_1_database_is_migrated_on_open_and_keeps_its_rows(tmp_path: P
     conn.close()
 
     store = Store(db)
-    assert store.version == SCHEMA_VERSION == 2
+    assert store.version == SCHEMA_VERSION == 3
     bars = store.bars("A/B", "1m")  # v1 bars had no source: they were built by mdx
     assert bars["close"].tolist() == [11.0] and bars.index[0].value == T0
     assert store.trades("A/B")["id"].tolist() == ["1"]
@@ -357,9 +360,102 @@ def test_a_version_1_database_is_migrated_on_open_and_keeps_its_rows(tmp_path: P
     assert store.counts()["book_tops"] == 0  # the table v2 added
     with sqlite3.connect(db) as check:
         versions = [row[0] for row in check.execute("SELECT version FROM schema_version ORDER BY version")]
-        assert versions == [1, 2]
+        assert versions == [1, 2, 3]
         assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert Store(db).version == 2  # opening again changes nothing
+    assert Store(db).version == 3  # opening again changes nothing
+
+
+V2_TRADES = [  # (exchange, symbol, id, ts): ids that become integers and ids that must stay text
+    ("x", "A/B", "7", T0 + S, 1.0),
+    ("x", "A/B", "0123", T0 + S, 2.0),  # a leading zero: not the integer 123
+    ("x", "A/B", "123", T0 + S, 3.0),  # same time: read back in the order stored
+    ("x", "A/B", "abc-1", T0, 4.0),
+    ("x", "A/B", "-5", T0 + 2 * S, 5.0),
+    ("x", "A/B", "99999999999999999999", T0 + 3 * S, 6.0),  # beyond 64 bits: text
+    ("y", "A/B", "7", T0 + S, 7.0),  # the same id on another exchange: another trade
+    ("x", "C/D", "7", T0, 8.0),
+]
+
+
+def test_a_version_2_database_is_migrated_to_interned_names_and_keeps_every_trade(tmp_path: Path) -> None:
+    db = tmp_path / "v2.db"
+    with sqlite3.connect(db, isolation_level=None) as conn:
+        migrate(conn, MIGRATIONS[:2])  # a store as version 2 left it
+        for exchange, symbol, id_, ts, price in V2_TRADES:
+            conn.execute(
+                "INSERT INTO trades VALUES (?, ?, ?, ?, ?, ?, 1.0, 'buy')",
+                (exchange, symbol, id_, ts, ts, price),
+            )
+        before = conn.execute("SELECT rowid, * FROM trades ORDER BY rowid").fetchall()
+
+    store = Store(db)
+    assert store.version == 3
+    with sqlite3.connect(db) as conn:
+        after = conn.execute(
+            "SELECT rowid, exchange, symbol, id, ts, ts_recv, price, amount, side FROM trades"
+        )
+        assert sorted(after.fetchall()) == before  # every row, rowid and id text included
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        kinds = dict(
+            conn.execute(
+                "SELECT CAST(id AS TEXT), typeof(id) FROM trade_rows WHERE symbol_id = "
+                "(SELECT nid FROM names WHERE name = 'A/B')"
+            ).fetchall()
+        )
+        assert kinds == {"7": "integer", "0123": "text", "123": "integer", "abc-1": "text", "-5": "integer",
+                         "99999999999999999999": "text"}  # fmt: skip
+        assert sorted(r[0] for r in conn.execute("SELECT name FROM names")) == ["A/B", "C/D", "x", "y"]
+    read = store.trades("A/B", exchange="x")
+    assert read["id"].tolist() == ["abc-1", "7", "0123", "123", "-5", "99999999999999999999"]
+    assert read["price"].tolist() == [4.0, 1.0, 2.0, 3.0, 5.0, 6.0]
+
+    again = [Trade(e, sym, ts, ts, i, p, 1.0, "buy") for e, sym, i, ts, p in V2_TRADES]
+    assert store.write_trades(again).duplicates == {"trades": len(V2_TRADES)}  # the same trades: none twice
+    assert store.write_trades([Trade("x", "A/B", T0, T0, "123", 9.0, 1.0, "buy")]).duplicates == {"trades": 1}
+    new = [Trade("x", "A/B", T0, T0, "0007", 9.0, 1.0, "buy"), Trade("z", "E/F", T0, T0, "1", 9.0, 1.0, "")]
+    assert store.write_trades(new).stored == {"trades": 2}
+    assert store.counts()["trades"] == len(V2_TRADES) + 2
+    with sqlite3.connect(db, isolation_level=None) as conn:  # v2-era SQL still writes through the view
+        sql = "INSERT INTO trades (exchange, symbol, id, ts, ts_recv, price, amount, side) VALUES "
+        sql += "(?, ?, ?, ?, ?, ?, ?, ?)"
+        conn.execute(sql, ("x", "A/B", "7", T0, T0, 1.0, 1.0, "buy"))  # there already: ignored
+        conn.execute(sql, ("w", "G/H", "8", T0, T0, 1.0, 1.0, "sell"))
+    assert store.counts()["trades"] == len(V2_TRADES) + 3
+    assert store.trades("G/H")["id"].tolist() == ["8"]
+
+
+def test_reads_by_symbol_and_time_use_the_time_index_without_sorting(tmp_path: Path) -> None:
+    store = Store(tmp_path / "a.db")
+    store.write_trades([trade(i) for i in range(10)])
+    with sqlite3.connect(store.path) as conn:
+        for sql in (
+            "SELECT ts, id FROM trades WHERE symbol = 'A/B' AND ts >= 0 AND ts < 9e18 ORDER BY ts, rowid",
+            "SELECT ts, id FROM trades WHERE symbol = 'A/B' AND exchange = 'x' ORDER BY ts, rowid",
+        ):
+            plan = " / ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+            assert "trade_rows_time" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_trades_with_values_of_other_types_are_converted_or_refused_never_stored_as_blobs(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "a.db")
+    odd = [
+        Trade("x", "A/B", np.int64(T0), np.int64(T0), "1", np.float32(100.5), 1.0, "buy"),  # type: ignore[arg-type]
+        Trade("x", "A/B", T0, T0, 2, 100.0, np.float64(2.0), "sell"),  # type: ignore[arg-type]
+        Trade("x", "A/B", T0, T0, "3", 100.0, 1.0, "buy"),
+        Trade("x", "A/B", "soon", T0, "4", 100.0, 1.0, "buy"),  # type: ignore[arg-type]
+    ]
+    result = store.write_trades(odd)
+    assert result.stored == {"trades": 3} and result.rejected == {"trades": 1}
+    assert "'soon'" in result.errors[0]
+    with sqlite3.connect(store.path) as conn:
+        types = conn.execute(
+            "SELECT DISTINCT typeof(ts), typeof(ts_recv), typeof(price), typeof(amount) FROM trade_rows"
+        ).fetchall()
+    assert types == [("integer", "integer", "real", "real")]
+    assert store.trades("A/B")["id"].tolist() == ["1", "2", "3"]
+    assert store.write_trades(odd[:3]).duplicates == {"trades": 3}
 
 
 def test_files_that_are_not_an_mdx_store_are_refused_and_left_intact(tmp_path: Path) -> None:

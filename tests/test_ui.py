@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -1204,3 +1205,195 @@ def test_a_store_that_cannot_be_opened_leaves_the_monitor_running_without_it(
     finally:
         good.session.store_writer.store.close()
         good.tap.detach()
+
+
+# -- live venues: session wiring, the venue table, derivatives, feed lines --------------------------------
+
+
+def test_live_exchanges_get_a_latency_tracker_and_a_venue_monitor(tmp_path: Path) -> None:
+    from mdx.market.latency import LatencyTracker
+    from mdx.market.venues import VenueMonitor
+
+    settings = Settings(
+        source="binance,bybit", symbols=("BTC/USDT", "BTC/USDT:USDT"), db=str(tmp_path / "m.db")
+    )
+    model = MonitorModel(settings)  # sources are built, not started: no network
+    session = model.session
+    assert session is not None
+    assert isinstance(model.latency, LatencyTracker) and isinstance(model.venues, VenueMonitor)
+    assert model.latency in session.consumers and model.venues in session.consumers
+    assert model.venues.primary == ("binance", "bybit") and model.venues.latency is model.latency
+    assert model.venues.rejections is session.rejections and callable(model.venues.status)
+    assert session.store_history_ns == 6 * 3600 * 10**9  # --history 6h under the live history
+    if session.store_writer is not None:
+        session.store_writer.close()
+    # the simulator has neither
+    sim = MonitorModel(Settings(symbols=SYMBOLS))
+    assert sim.latency is None and sim.venues is None and sim.frame().venues.shown is False
+
+
+def test_a_redis_password_never_reaches_the_log_or_the_exchange_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="mdx"):
+        model = MonitorModel(Settings(source="nosuchexchange+redis://:hunter2@127.0.0.1:1/0"))
+    assert "hunter2" not in caplog.text
+    assert "hunter2" not in model.exchange
+
+
+def _quote(exchange: str, symbol: str, ts: int, mid: float) -> Any:
+    from mdx.events import Quote
+
+    return Quote(exchange, symbol, ts, ts + 2_000_000, 1, mid - 0.5, 1.0, mid + 0.5, 1.0)
+
+
+def _two_venue_session() -> tuple[Session, SimulatedClock]:
+    from mdx.market.latency import LatencyTracker
+    from mdx.market.venues import VenueMonitor
+
+    clock = SimulatedClock(T0)
+    tracker = LatencyTracker(report_every_ms=100)
+    monitor = VenueMonitor(primary=("sim", "sim2"), latency=tracker, threshold_bps=50, max_age_ms=5_000)
+    session = Session(
+        [Simulator(("BTC/USDT",), start_ns=T0), Simulator(("BTC/USDT",), exchange="sim2", start_ns=T0)],
+        timeframes=("1s",),
+        clock=clock,
+        consumers=[tracker, monitor],
+    )
+    return session, clock
+
+
+def test_the_venue_table_shows_each_venue_its_state_and_the_composite() -> None:
+    session, clock = _two_venue_session()
+    app = MonitorApp(Settings(symbols=("BTC/USDT",)), session=session)
+    try:
+        assert app.model.venues is not None and app.model.latency is not None
+        assert not app.venues.shown  # nothing yet
+        for i in range(20):
+            ts = T0 + i * 100_000_000
+            clock.advance_to(ts + 2_000_000)
+            session.process(_quote("sim", "BTC/USDT", ts, 65_000.0))
+            session.process(_quote("sim2", "BTC/USDT", ts, 65_013.0))  # 2 bps above
+        app.refresh(force=True)
+        assert app.venues.shown
+        values = app.venues.values
+        assert values is not None
+        rows = {(r.exchange, r.symbol): r for r in values.rows}
+        assert set(rows) == {("sim", "BTC/USDT"), ("sim2", "BTC/USDT")}
+        assert rows[("sim", "BTC/USDT")].in_use and rows[("sim", "BTC/USDT")].state == "ok"
+        assert rows[("sim2", "BTC/USDT")].deviation_bps == pytest.approx(2.0, abs=0.01)
+        assert rows[("sim", "BTC/USDT")].latency_p50_ms == pytest.approx(0.0, abs=0.01)
+        html = app.venues.body.value
+        assert "mdx-venue-table" in html and html.count("class='mdx-venue-row") == 2
+        assert "data-exchange='sim2'" in html and "mdx-venue-in-use" in html and "65,000.00" in html
+        assert "data-asset='BTC/USDT' data-stale='false'" in html
+        # everything goes quiet: 12 s later the composite is stale and says how old it is
+        clock.advance_to(T0 + 14_000_000_000)
+        app.refresh(force=True)
+        html = app.venues.body.value
+        assert "data-stale='true'" in html and re.search(r"stale, 1\d\.\d s old", html), html
+        assert "data-state='stale'" in html and "mdx-venue-in-use" not in html
+    finally:
+        app.log_buffer.detach()
+        app.tap.detach()
+
+
+def test_the_venue_table_is_read_at_most_once_a_second() -> None:
+    from mdx.ui.venues_model import VenueTracker
+
+    session, _clock = _two_venue_session()
+    session.process(_quote("sim", "BTC/USDT", T0, 65_000.0))
+    session.process(_quote("sim2", "BTC/USDT", T0, 65_000.0))
+    monitor = next(c for c in session.consumers if type(c).__name__ == "VenueMonitor")
+    tracker = VenueTracker(monitor, interval_s=1.0)
+    first = tracker.update(T0)
+    session.process(_quote("sim", "BTC/USDT", T0 + 10**8, 65_100.0))
+    assert tracker.update(T0 + 5 * 10**8) is first  # not due
+    assert tracker.update(T0 + 11 * 10**8) is not first
+    assert VenueTracker(None).update(T0).shown is False
+
+
+def test_the_derivatives_panel_shows_funding_mark_open_interest_and_liquidations() -> None:
+    from mdx.channel_events import Funding, Liquidation, MarkPrice, OpenInterest
+
+    clock = SimulatedClock(T0)
+    session = Session(Simulator(("BTC/USDT",), start_ns=T0), timeframes=("1s",), clock=clock)
+    app = MonitorApp(Settings(symbols=("BTC/USDT",)), session=session)
+    try:
+        app.refresh(force=True)
+        assert not app.derivatives.shown  # a spot symbol without any of it: hidden
+        key = ("sim", "BTC/USDT")
+        session.process(Funding(*key, T0, T0 + 1, 0.0001, T0 + 3_600 * 10**9 + 5 * 10**9))
+        session.process(MarkPrice(*key, T0, T0 + 1, 65_010.5, 65_005.25))
+        session.process(OpenInterest(*key, T0, T0 + 1, 12_345.0, 802_000_000.0))
+        for i, side in enumerate(("sell", "buy", "sell")):
+            session.process(
+                Liquidation(*key, T0 + i * 10**9, T0 + i * 10**9 + 1, 64_900.0 + i, 0.5 + i, side)
+            )
+        app.refresh(force=True)
+        assert app.derivatives.shown
+        v = app.derivatives.values
+        assert (
+            v is not None and v.funding_pct == pytest.approx(0.01) and v.next_funding_s == pytest.approx(3605)
+        )
+        assert (v.mark, v.index, v.oi_amount, v.oi_value) == (65_010.5, 65_005.25, 12_345.0, 802_000_000.0)
+        assert [q.price for q in v.liquidations] == [64_902.0, 64_901.0, 64_900.0]  # newest first
+        html = app.derivatives.body.value
+        for css in ("mdx-funding", "mdx-mark", "mdx-open-interest", "mdx-liquidations"):
+            assert f"class='{css}" in html or f"mdx-table {css}" in html, css
+        assert "+0.0100%" in html and "next in 1h 00m" in html and "65,010.50" in html and "12.3k" in html
+        assert html.count("class='mdx-liquidation ") == 3 and "64,902.00" in html
+    finally:
+        app.log_buffer.detach()
+        app.tap.detach()
+
+
+def test_a_perpetual_shows_the_derivatives_panel_even_before_data() -> None:
+    from mdx.cache import Cache
+    from mdx.ui.derivatives_model import derivative_key, derivatives_values
+
+    cache = Cache()
+    values = derivatives_values(cache, ("bybit", "BTC/USDT:USDT"), T0)
+    assert values.shown and values.funding_pct is None and values.liquidations == ()
+    assert not derivatives_values(cache, ("bybit", "BTC/USDT"), T0).shown
+    # a spot exchange listing no perpetual: the panel shows the exchange that streams it
+    from mdx.channel_events import Funding
+
+    cache.put(Funding("bybit", "BTC/USDT:USDT", T0, T0 + 1, 0.0002, 0))
+    assert derivative_key(cache, ("binance", "BTC/USDT:USDT"), ("binance", "bybit")) == (
+        "bybit",
+        "BTC/USDT:USDT",
+    )
+
+
+def test_feed_lines_show_polled_streams_latency_and_the_rest_cache() -> None:
+    from types import SimpleNamespace
+
+    from mdx.market.latency import ALL_SYMBOLS, Latency
+    from mdx.store.cache import TTLCache
+    from mdx.ui.feeds_model import feed_lines
+    from mdx.ui.status import FeedLines
+
+    cache = TTLCache()
+    cache.get_or_fetch("k", lambda: 1, 60)
+    cache.get_or_fetch("k", lambda: 1, 60)
+    modes = {"trades BTC/USDT": "polling", "book BTC/USDT": "websocket"}
+    binance = SimpleNamespace(exchange="binance", modes=modes, cache=cache)
+    bybit = SimpleNamespace(exchange="bybit", modes={"trades BTC/USDT": "websocket"}, cache=cache)
+    ms = 1_000_000
+    latest = {
+        ("binance", "quote"): Latency(
+            "binance", ALL_SYMBOLS, 0, 0, "quote", 10, 10, 0, 0, 12 * ms, 40 * ms, 0
+        ),
+        ("bybit", "trade"): Latency("bybit", ALL_SYMBOLS, 0, 0, "trade", 5, 5, 0, 0, 30 * ms, 88 * ms, 0),
+    }
+    lines = feed_lines([binance, bybit], latest)
+    assert lines[0] == "binance: polling trades BTC/USDT (websocket 1)"
+    assert lines[1] == "latency p50/p99 ms: binance 12.0/40.0 · bybit 30.0/88.0"
+    assert lines[2].startswith("REST cache: 1 hits, 1 misses, hit rate 50%, fetch p50/p99")
+    assert len(lines) == 3  # one cache shared by both sources: one line
+    assert feed_lines([Simulator(("BTC/USDT",))], None) == ()  # no live source: nothing
+    panel = FeedLines()
+    assert panel.update(lines) and panel.widget.value.count("mdx-feed-line") == 3
+    assert panel.widget.layout.display == "block"
+    assert not panel.update(lines)

@@ -18,22 +18,27 @@ INF = math.inf
 
 
 def trade_row(t: Any) -> Row:
-    """(exchange, symbol, id, ts, ts_recv, price, amount, side) of a ``Trade``."""
+    """(exchange, symbol, id, ts, ts_recv, price, amount, side) of a ``Trade``, its values as they are:
+    ``Trade``'s types (str, int ns, float) are what SQLite stores, so nothing is converted on this hot
+    path (half its cost). A value of another type (a numpy scalar, a ``Decimal``) is refused by the
+    STRICT ``trade_rows`` table or by the binding, and ``Store.commit`` then retries the batch row by row
+    through ``typed_trade_row``, which converts it."""
     if not (0.0 < t.price < INF and 0.0 < t.amount < INF) or not t.id:
         raise InvalidValue(
             f"{t.exchange} {t.symbol} trade {t.id!r}: price {t.price!r} amount {t.amount!r} "
             "(prices and amounts must be finite and > 0, ids not empty): not stored"
         )
-    return (
-        t.exchange,
-        t.symbol,
-        str(t.id),
-        int(t.ts_event),
-        int(t.ts_recv),
-        float(t.price),
-        float(t.amount),
-        t.side,
-    )
+    return (t.exchange, t.symbol, t.id, t.ts_event, t.ts_recv, t.price, t.amount, t.side)
+
+
+def typed_trade_row(row: Row) -> Row:
+    """A trade row with each value converted to the type it is stored as (the slow path: rows with
+    values of other types); ``InvalidValue`` when one cannot be."""
+    try:
+        exchange, symbol, id_, ts, ts_recv, price, amount, side = row
+        return (exchange, symbol, str(id_), int(ts), int(ts_recv), float(price), float(amount), side)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise InvalidValue(f"trade row {row!r}: {error}") from None
 
 
 def bar_row(b: Any, source: str = "mdx") -> Row:
@@ -112,4 +117,4 @@ def alert_row(a: Any) -> Row:
     )
 
 
-__all__ = ["SOURCES", "Row", "alert_row", "bar_row", "book_top_row", "trade_row"]
+__all__ = ["SOURCES", "Row", "alert_row", "bar_row", "book_top_row", "trade_row", "typed_trade_row"]

@@ -11,7 +11,9 @@ of another program, one written by a newer mdx) is refused with a ``StoreError``
 
 from __future__ import annotations
 
+import itertools
 import logging
+import operator
 import os
 import sqlite3
 import threading
@@ -27,8 +29,8 @@ from ..config import db_path
 from ..errors import ConfigError, InvalidValue, MdxError, StoreError
 from ..market.timeframes import timeframe_ns
 from . import reader
-from .rows import Row, alert_row, bar_row, book_top_row, trade_row
-from .schema import COLUMNS, SCHEMA_VERSION, TABLES, insert_sql, migrate
+from .rows import Row, alert_row, bar_row, book_top_row, trade_row, typed_trade_row
+from .schema import COLUMNS, SCHEMA_VERSION, TABLES, insert_many_sql, insert_sql, migrate
 
 log = logging.getLogger("mdx.store")
 
@@ -36,6 +38,11 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 SYMBOL_COLUMN = {table: COLUMNS[table].index("symbol") for table in TABLES}
 TIME_COLUMN = {table: COLUMNS[table].index("ts") for table in TABLES}
 Duration = str | timedelta | int
+# the symbols of each table (for trades: every name's id; an exchange's deletes nothing)
+DISTINCT_SYMBOLS = {t: "SELECT DISTINCT symbol FROM {}" for t in TABLES} | {"trades": "SELECT nid FROM names"}
+ROWS_PER_STATEMENT = 64  # rows of one multi-row INSERT (fewer when SQLite allows fewer parameters)
+# what a row SQLite cannot take raises: the batch is then written row by row, the bad rows counted
+ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError, OverflowError)
 
 
 @dataclass
@@ -107,7 +114,11 @@ class Store:
         self.book_top_interval_ns = duration_ns(book_top_interval, "book_top_interval")
         self._busy_ms = int(busy_timeout_s * 1000)
         self._lock = threading.Lock()
+        self._names: dict[str, int] = {}  # names (exchanges, symbols) -> their ids in ``names``; only grows
         self._conn = self._open()
+        width = {table: len(COLUMNS[table]) + 2 for table in TABLES}
+        limit = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self._per_statement = {t: max(1, min(ROWS_PER_STATEMENT, limit // w)) for t, w in width.items()}
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r}, version={self.version})"
@@ -128,7 +139,11 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             self.version = migrate(conn)  # reads first: a damaged file fails here, before any write
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable across a crash of the process
+            # WAL + NORMAL: a commit is in the WAL (the OS's page cache) when COMMIT returns, so it survives
+            # the process being killed; the WAL is fsynced at checkpoints, so a power loss or an OS crash
+            # may undo the last commits before one (never corrupting the file). FULL would fsync each commit.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._names = dict(conn.execute("SELECT name, nid FROM names").fetchall())
         except sqlite3.OperationalError as error:
             conn.close()
             raise StoreError(f"cannot open the store {self.path}: {error}") from error
@@ -192,79 +207,135 @@ class Store:
         """Store rows (already in ``schema.COLUMNS`` order) of several tables in one transaction; rows
         whose key is there already are left alone. With ``now_ns`` (event time), rows older than the
         retention of a written table are deleted in the same transaction (for the symbols written).
-        A row the database refuses is counted in ``rejected`` and the rest still stored."""
+        A row the database refuses is counted in ``rejected`` and the rest still stored. When this
+        returns, the rows are committed to the WAL: a reader sees them and a killed process keeps them."""
         result = result or WriteResult()
         with self._lock:
             try:
-                self._commit_locked(batch, now_ns, result)
-            except sqlite3.IntegrityError:  # a row past the checks of mdx.store.rows: find it, keep the rest
-                self._conn.execute("ROLLBACK")
+                self._commit_locked(batch, now_ns, result, by_row=False)
+            except ROW_ERRORS:  # a row past the checks of mdx.store.rows: find it, keep the rest
                 for table in batch:
                     result.stored.pop(table, None)
                     result.duplicates.pop(table, None)
-                self._commit_row_by_row(batch, now_ns, result)
+                try:
+                    self._commit_locked(batch, now_ns, result, by_row=True)
+                except sqlite3.Error as error:
+                    raise StoreError(f"cannot write to {self.path}: {error}") from error
             except sqlite3.Error as error:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
                 raise StoreError(f"cannot write to {self.path}: {error}") from error
         return result
 
     def _commit_locked(
-        self, batch: Mapping[str, Sequence[Row]], now_ns: int | None, result: WriteResult
+        self, batch: Mapping[str, Sequence[Row]], now_ns: int | None, result: WriteResult, *, by_row: bool
     ) -> None:
+        """One transaction: every table's rows (in multi-row statements, or ``by_row`` one at a time,
+        each refused row counted), then retention. Names interned in it are remembered once committed."""
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        for table, rows in batch.items():
-            if not rows:
-                continue
-            cursor = conn.executemany(insert_sql(table), rows)
-            stored = max(cursor.rowcount, 0)
-            result.stored[table] = result.stored.get(table, 0) + stored
-            result.duplicates[table] = result.duplicates.get(table, 0) + len(rows) - stored
-        if now_ns is not None:
-            self._retain(batch, now_ns, result)
-        conn.execute("COMMIT")
-
-    def _commit_row_by_row(
-        self, batch: Mapping[str, Sequence[Row]], now_ns: int | None, result: WriteResult
-    ) -> None:
-        conn = self._conn
+        fresh: dict[str, int] = {}  # names this transaction added (forgotten if it rolls back)
         conn.execute("BEGIN IMMEDIATE")
         try:
             for table, rows in batch.items():
-                sql = insert_sql(table)
-                for row in rows:
-                    try:
-                        stored = conn.execute(sql, row).rowcount
-                    except sqlite3.IntegrityError as error:
-                        result.reject(table, f"{table} row {row[:4]!r} refused by the database: {error}")
-                        continue
-                    key = "stored" if stored > 0 else "duplicates"
-                    counts = getattr(result, key)
-                    counts[table] = counts.get(table, 0) + 1
+                if not rows:
+                    continue
+                refused = result.rejected.get(table, 0)
+                if by_row:
+                    stored = self._insert_by_row(table, rows, fresh, result)
+                else:
+                    stored = self._insert(table, rows, fresh)
+                refused = result.rejected.get(table, 0) - refused
+                result.stored[table] = result.stored.get(table, 0) + stored
+                result.duplicates[table] = result.duplicates.get(table, 0) + len(rows) - stored - refused
             if now_ns is not None:
-                self._retain(batch, now_ns, result)
+                self._retain(batch, now_ns, result, fresh)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
+        self._names.update(fresh)
+
+    def _name_id(self, name: str, fresh: dict[str, int]) -> int:
+        """The id of ``name`` in ``names``, added there (in the open transaction) if it is new."""
+        nid = self._names.get(name)
+        if nid is None:
+            nid = fresh.get(name)
+        if nid is None:
+            conn = self._conn
+            conn.execute("INSERT INTO names (name) VALUES (?) ON CONFLICT DO NOTHING", (name,))
+            nid = int(conn.execute("SELECT nid FROM names WHERE name = ?", (name,)).fetchone()[0])
+            fresh[name] = nid
+        return nid
+
+    def _insert(self, table: str, rows: Sequence[Row], fresh: dict[str, int]) -> int:
+        """Insert ``rows`` in multi-row statements; returns the rows stored. Trades go in per (exchange,
+        symbol), whose interned ids are bound once per statement."""
+        if table != "trades":
+            return self._insert_many(table, rows, [])
+        stored = 0
+        for (exchange, symbol), group in _by_instrument(rows).items():
+            ids = [self._name_id(exchange, fresh), self._name_id(symbol, fresh)]
+            stored += self._insert_many(table, group, ids)
+        return stored
+
+    def _insert_many(self, table: str, rows: Sequence[Row], tail: list[Any]) -> int:
+        conn = self._conn
+        width = len(COLUMNS[table])
+        per = self._per_statement[table]
+        flat = list(itertools.chain.from_iterable(rows))  # the values of every row, one after another
+        if len(flat) != len(rows) * width:
+            raise sqlite3.ProgrammingError(f"{table} rows must have {width} values each")
+        step = per * width
+        full = len(rows) // per * step
+        stored = 0
+        if full:
+            params = (flat[at : at + step] + tail for at in range(0, full, step))
+            stored += max(conn.executemany(insert_many_sql(table, per), params).rowcount, 0)
+        if full < len(flat):
+            rest = flat[full:] + tail
+            stored += max(conn.execute(insert_many_sql(table, len(rows) % per), rest).rowcount, 0)
+        return stored
+
+    def _insert_by_row(
+        self, table: str, rows: Sequence[Row], fresh: dict[str, int], result: WriteResult
+    ) -> int:
+        """Insert ``rows`` one by one (trade rows converted to their stored types first); a row the
+        database refuses is counted in ``result`` and the others stored. Returns the rows stored."""
+        conn = self._conn
+        sql = insert_sql(table)
+        stored = 0
+        for row in rows:
+            try:
+                if table == "trades":
+                    row = typed_trade_row(row)
+                    self._name_id(row[0], fresh)
+                    self._name_id(row[1], fresh)
+                stored += max(conn.execute(sql, row).rowcount, 0)
+            except (*ROW_ERRORS, InvalidValue) as error:
+                result.reject(table, f"{table} row {tuple(row)[:4]!r} refused by the database: {error}")
+        return stored
 
     # -- retention --------------------------------------------------------------------------------------
 
-    def _retain(self, batch: Mapping[str, Sequence[Row]], now_ns: int, result: WriteResult) -> None:
+    def _retain(
+        self, batch: Mapping[str, Sequence[Row]], now_ns: int, result: WriteResult, fresh: dict[str, int]
+    ) -> None:
         for table, rows in batch.items():
             keep = self.retention.get(table)
             if keep is None or not rows:
                 continue
             at = SYMBOL_COLUMN[table]
-            self._delete_older(table, {row[at] for row in rows}, now_ns - keep, result)
+            symbols = {row[at] for row in rows}
+            if table == "trades":
+                known = {**self._names, **fresh}
+                symbols = {known[s] for s in symbols if s in known}
+            self._delete_older(table, symbols, now_ns - keep, result)
 
-    def _delete_older(self, table: str, symbols: Iterable[str], cutoff_ns: int, result: WriteResult) -> None:
+    def _delete_older(self, table: str, symbols: Iterable[Any], cutoff_ns: int, result: WriteResult) -> None:
+        """Delete the rows of ``symbols`` (for trades: their ids in ``names``) older than ``cutoff_ns``."""
+        where = "trade_rows WHERE symbol_id" if table == "trades" else f"{table} WHERE symbol"
         deleted = 0
         for symbol in symbols:
-            deleted += self._conn.execute(
-                f"DELETE FROM {table} WHERE symbol = ? AND ts < ?", (symbol, cutoff_ns)
-            ).rowcount
+            deleted += self._conn.execute(f"DELETE FROM {where} = ? AND ts < ?", (symbol, cutoff_ns)).rowcount
         if deleted:
             result.deleted[table] = result.deleted.get(table, 0) + deleted
 
@@ -277,7 +348,7 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for table, keep in self.retention.items():
-                    symbols = [r[0] for r in conn.execute(f"SELECT DISTINCT symbol FROM {table}")]
+                    symbols = [r[0] for r in conn.execute(DISTINCT_SYMBOLS.get(table, "").format(table))]
                     self._delete_older(table, symbols, now_ns - keep, result)
                 conn.execute("COMMIT")
             except BaseException:
@@ -331,7 +402,28 @@ class Store:
     def counts(self) -> dict[str, int]:
         """Rows per table."""
         with reader.connect(self.path) as conn:
-            return {table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in TABLES}
+            stored = {table: "trade_rows" if table == "trades" else table for table in TABLES}
+            return {t: conn.execute(f"SELECT COUNT(*) FROM {stored[t]}").fetchone()[0] for t in TABLES}
+
+
+def _by_instrument(rows: Sequence[Row]) -> dict[tuple[str, str], Sequence[Row]]:
+    """Trade rows by (exchange, symbol), each group in the order given (one group without copying when
+    the batch holds one instrument, as a feed's batches mostly do)."""
+    exchanges = set(map(_EXCHANGE, rows))
+    symbols = set(map(_SYMBOL, rows))
+    if len(exchanges) == 1 and len(symbols) == 1:
+        return {(exchanges.pop(), symbols.pop()): rows}
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        key = (row[0], row[1])
+        group = groups.get(key)
+        if group is None:
+            groups[key] = group = []
+        group.append(row)
+    return dict(groups)
+
+
+_EXCHANGE, _SYMBOL = operator.itemgetter(0), operator.itemgetter(1)
 
 
 def open_store(store: Store | str | os.PathLike[str]) -> Store:

@@ -108,6 +108,7 @@ class StoreWriter(Consumer):
             Alert: alert_row,
         }
         self._tables = {Trade: "trades", Bar: "bars", BookView: "book_tops", Alert: "alerts"}
+        self._routes = {kind: (to_row, self._tables[kind]) for kind, to_row in self._handlers.items()}
         self._top_slots: dict[tuple[str, str], int] = {}  # (exchange, symbol) -> last book-top interval
         self._lock = threading.Lock()  # guards the pending rows and the counters below
         self._done = threading.Condition(self._lock)
@@ -126,20 +127,26 @@ class StoreWriter(Consumer):
     # -- the engine side -----------------------------------------------------------------------------
 
     def on_event(self, event: Any) -> None:
-        to_row = self._handlers.get(type(event))
-        if to_row is None:
+        route = self._routes.get(type(event))  # the hot path: one lookup, no method calls but the row's
+        if route is None:
             return
+        to_row, table = route
         try:
             row = to_row(event)
         except InvalidValue as error:
-            self._reject(self._tables[type(event)], str(error))
+            self._reject(table, str(error))
             return
         if row is None:
             return
-        table = self._tables[type(event)]
-        now = self._now(event.ts_event)
+        ts = event.ts_event
+        if ts > self._newest_ns:  # retention counts back from the newest event time
+            self._newest_ns = ts
+        now = self.clock.now_ns()
         with self._lock:
-            self._pending.setdefault(table, []).append(row)
+            rows = self._pending.get(table)
+            if rows is None:
+                rows = self._pending[table] = []
+            rows.append(row)
             self._pending_rows += 1
             if self._due_ns is None:
                 self._due_ns = now + self.flush_interval_ns

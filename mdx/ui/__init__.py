@@ -11,7 +11,9 @@ Panels: ``CandleChart`` (OHLC + volume + EMA / Bollinger / VWAP), ``MacdChart`` 
 under it, toggled), ``MidChart`` (mid, microprice, spread band), ``ImbalanceChart``, ``DepthChart``,
 ``Ladder``, ``TradesTable``, ``Tiles``, ``Watchlist``, ``SignalTile`` (z-score signal), ``ConfluenceGauge``,
 ``ConsensusRow``, ``AlertsPanel`` (rules, triggers, a form to add / remove rules), ``StatusLine``,
-``LogPanel``, ``Controls``; ``Refresher`` runs a fixed-rate refresh
+``LogPanel``, ``FeedLines`` (polled streams, latency per venue, REST cache), ``VenuesPanel`` (the venue
+table and composite prices, with several exchanges), ``DerivativesPanel`` (funding, mark / index, open
+interest, liquidations of a perpetual), ``Controls``; ``Refresher`` runs a fixed-rate refresh
 on the kernel's loop. ``MonitorModel`` (``mdx.ui.model``) is the app without widgets: it turns cache
 snapshots into a ``MonitorFrame`` of plain values (``TileValues``, ``WatchValues``, ``StatusInfo``, ...).
 Stable DOM classes (``mdx-tile-last``, ``mdx-symbol``, ``mdx-timeframe``, ``mdx-status``,
@@ -60,6 +62,12 @@ _EXPORTS: dict[str, str] = {
     "LogBuffer": "status",
     "LogPanel": "status",
     "StatusLine": "status",
+    "FeedLines": "status",
+    "VenuesPanel": "venues_panel",
+    "VenueTracker": "venues_model",
+    "VenueValues": "venues_model",
+    "DerivativesPanel": "derivatives_panel",
+    "DerivativesValues": "derivatives_model",
     "FeedTap": "tap",
     "RateMeter": "tap",
     "style_block": "theme",
@@ -82,6 +90,9 @@ _SUBMODULES = frozenset(
         "charts",
         "controls",
         "data",
+        "derivatives_model",
+        "derivatives_panel",
+        "feeds_model",
         "fmt",
         "model",
         "oscillators",
@@ -95,6 +106,8 @@ _SUBMODULES = frozenset(
         "tiles",
         "trades",
         "values",
+        "venues_model",
+        "venues_panel",
         "watchlist",
     }
 )

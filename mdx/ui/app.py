@@ -31,15 +31,17 @@ from .base import html, vbox
 from .book import DepthChart, Ladder
 from .charts import INDICATORS, WAITING, CandleChart, ChartPanel, ImbalanceChart, MidChart
 from .controls import Controls
+from .derivatives_panel import DerivativesPanel
 from .model import MonitorModel
 from .oscillators import MacdChart, RsiChart
 from .refresh import DEFAULT_HZ, Refresher
 from .signals_panel import ConfluenceGauge, ConsensusRow, SignalTile
-from .status import LogBuffer, LogPanel, StatusLine
+from .status import FeedLines, LogBuffer, LogPanel, StatusLine
 from .tap import FeedTap
 from .theme import style_block
 from .tiles import Tiles
 from .trades import TradesTable
+from .venues_panel import VenuesPanel
 from .watchlist import Watchlist
 
 
@@ -90,6 +92,9 @@ class MonitorApp:
             subcharts=subcharts,
         )
         self.status = StatusLine()
+        self.feeds = FeedLines()
+        self.venues = VenuesPanel()
+        self.derivatives = DerivativesPanel()
         self.tiles = Tiles()
         self.watchlist = Watchlist(model.symbols, on_select=lambda s: self.select(symbol=s))
         self.watchlist.select(model.symbol)
@@ -169,13 +174,22 @@ class MonitorApp:
         center.add_class("mdx-col")
         center.add_class("mdx-col-center")
         signals = vbox("mdx-signals", self.signal.widget, self.confluence.widget, self.consensus.widget)
-        right = widgets.VBox([signals, self.depth.widget, self.ladder.widget])
+        right = widgets.VBox([signals, self.derivatives.widget, self.depth.widget, self.ladder.widget])
         right.add_class("mdx-col")
         right.add_class("mdx-col-right")
         body = widgets.HBox([left, center, right])
         body.add_class("mdx-body")
         root = widgets.VBox(
-            [style_block(), header, self.tiles.widget, body, self.alerts.widget, self.log_panel.widget]
+            [
+                style_block(),
+                header,
+                self.feeds.widget,
+                self.tiles.widget,
+                self.venues.widget,
+                body,
+                self.alerts.widget,
+                self.log_panel.widget,
+            ]
         )
         root.add_class("mdx-app")
         return root
@@ -303,9 +317,12 @@ class MonitorApp:
             self.ladder.update(frame.view, force=force)
             self.trades.update(frame.trades, force=force)
             self.tiles.update(frame.tiles)
+            self.venues.update(frame.venues, force=force)
+            self.derivatives.update(frame.derivatives, force=force)
             if frame.watch:
                 self.watchlist.update(frame.watch)
         self.status.update(frame.status, frame.info, frame.sources)
+        self.feeds.update(frame.feeds)
         if self.status_log is not None:
             self.status_log.note(frame.sources)
         self.log_panel.update()

@@ -2,9 +2,11 @@
 
 ``MonitorModel.frame()`` reads cache snapshots and returns a ``MonitorFrame`` of plain values (bar
 columns, the book-view table, the latest ``BookView``, trades, ``TileValues``, the watchlist's
-``WatchValues``, the statuses, the z-score signal, confluence, consensus and alerts) that ``MonitorApp``
-hands to its panels. The model wires an ``AlertEngine`` and a ``ConfluenceMaker`` into its session (unless
-the session has them already); ``add_rule`` / ``remove_rule`` change the engine's rules from any thread.
+``WatchValues``, the statuses, the z-score signal, confluence, consensus, alerts, the venue table, the
+derivatives of a perpetual and the live feed lines) that ``MonitorApp`` hands to its panels. The model wires
+an ``AlertEngine`` and a ``ConfluenceMaker`` into its session (unless the session has them already), and
+with live exchanges a ``LatencyTracker`` and a ``VenueMonitor`` (``latency`` / ``venues``); ``add_rule`` /
+``remove_rule`` change the engine's rules from any thread.
 Neither this module nor anything it imports loads ipywidgets or bqplot, so the model runs (and is tested)
 without a kernel::
 
@@ -26,13 +28,17 @@ from ..alerts import AlertEngine, Rule
 from ..analytics.live import ConfluenceMaker
 from ..cache import Cache, Key
 from ..clock import Clock, LiveClock
-from ..config import Settings
+from ..config import Settings, history_ns, redact_url
 from ..errors import ConfigError, MdxError
 from ..events import Trade
+from ..market.latency import LatencyTracker
+from ..market.venues import VenueMonitor, session_states
 from ..session import Session, SessionStatus
 from ..sources import make_sources
 from .alerts_model import AlertTracker, alert_engine, make_rule
 from .data import BOOK_FIELDS, BarArrays, BarSeries, Columns, book_columns
+from .derivatives_model import NO_DERIVATIVES, DerivativesValues, derivative_key, derivatives_values
+from .feeds_model import feed_lines
 from .signals_model import SignalTracker, confluence_maker
 from .tap import FeedTap, RateMeter
 from .values import (
@@ -44,6 +50,7 @@ from .values import (
     TileValues,
     WatchValues,
 )
+from .venues_model import NO_VENUES, VenueTracker, VenueValues
 
 log = logging.getLogger("mdx.ui")
 
@@ -77,6 +84,9 @@ class MonitorFrame:
     confluence: ConfluenceValues = field(default_factory=ConfluenceValues)
     consensus: ConsensusValues = field(default_factory=ConsensusValues)
     alerts: AlertValues = field(default_factory=AlertValues)
+    venues: VenueValues = NO_VENUES
+    derivatives: DerivativesValues = NO_DERIVATIVES
+    feeds: tuple[str, ...] = ()  # live feeds: polled streams, latency per venue, the REST cache
 
 
 class MonitorModel:
@@ -96,13 +106,19 @@ class MonitorModel:
         stale_after_s: float = 5.0,
         watch_interval_s: float = 1.0,
         signal_interval_s: float = 1.0,  # the signal, confluence and consensus panels: at most this often
+        venue_interval_s: float = 1.0,  # venues, derivatives and feed lines: at most this often
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.source_error = ""
+        self.latency: LatencyTracker | None = None
+        self.venues: VenueMonitor | None = None
         self.session: Session | None = session if session is not None else self._make_session(self.settings)
         self.stale_after_ms = stale_after_s * 1e3
         self.watch_interval_s = watch_interval_s
         self.signal_interval_s = signal_interval_s
+        self.venue_interval_s = venue_interval_s
+        self._venue_values = VenueTracker(None, venue_interval_s)
+        self._side_at: tuple[int, Any, DerivativesValues, tuple[str, ...]] = (0, None, NO_DERIVATIVES, ())
         self._signal_at: tuple[int, Any, dict[str, Any]] = (0, None, {})
         self.started = False
         self._series: dict[tuple[Key, str], BarSeries] = {}
@@ -127,29 +143,57 @@ class MonitorModel:
     # -- the session -------------------------------------------------------------------------------------
 
     def _make_session(self, settings: Settings) -> Session | None:
+        self.latency, self.venues = None, None
         try:
             sources = make_sources(settings)
         except MdxError as error:  # shown in the status line and the log, not as a traceback
             self.source_error = str(error)
-            log.error("cannot open source %r: %s", settings.source, error)
+            log.error("cannot open source %r: %s", redact_url(settings.source), error)
             return None
         self.source_error = ""
         try:
-            return Session(
-                sources, timeframes=settings.timeframes, speed=settings.speed, store=settings.db or None
+            session = Session(
+                sources,
+                timeframes=settings.timeframes,
+                speed=settings.speed,
+                store=settings.db or None,
+                store_history_s=history_ns(settings.history) / 1e9 if settings.db else 0.0,
             )
         except MdxError as error:  # a bad --db must not take the monitor down: it runs without the store
             log.error("cannot use the store %r: %s; the monitor runs without it", settings.db, error)
-            return Session(sources, timeframes=settings.timeframes, speed=settings.speed)
+            session = Session(sources, timeframes=settings.timeframes, speed=settings.speed)
+        self._attach_venues(session, settings.live_exchanges)
+        return session
+
+    def _attach_venues(self, session: Session, exchanges: Sequence[str]) -> None:
+        """With live exchanges: a ``LatencyTracker`` and a ``VenueMonitor`` (the exchanges' order is the
+        composite's fallback chain) wired into ``session``; kept as ``latency`` / ``venues``."""
+        self.latency, self.venues = None, None
+        if not exchanges:
+            return
+        tracker = LatencyTracker(rejections=session.rejections)
+        monitor = VenueMonitor(primary=tuple(exchanges), latency=tracker, rejections=session.rejections)
+        session.add(tracker)
+        session.add(monitor)
+        monitor.status = session_states(session)
+        self.latency, self.venues = tracker, monitor
 
     def _attach_analytics(self) -> None:
         """Wire the alert engine and the confluence maker into the session (reusing any it has)."""
         session = self.session
+        if session is not None:  # a session given ready-made: use its tracker and venue monitor if any
+            for consumer in session.consumers:
+                if isinstance(consumer, LatencyTracker) and self.latency is None:
+                    self.latency = consumer
+                elif isinstance(consumer, VenueMonitor) and self.venues is None:
+                    self.venues = consumer
         self.alerts = alert_engine(session) if session is not None else None
         self.confluence = confluence_maker(session) if session is not None else None
         self._signals = SignalTracker()
         self._signal_at = (0, None, {})
         self._alert_values = AlertTracker(self.alerts)
+        self._venue_values = VenueTracker(self.venues, getattr(self, "venue_interval_s", 1.0))
+        self._side_at = (0, None, NO_DERIVATIVES, ())
 
     def _attach_tap(self) -> FeedTap:
         clock: Clock = self.session.clock if self.session is not None else LiveClock()
@@ -160,7 +204,8 @@ class MonitorModel:
 
     def _source_exchange(self) -> str:
         exchanges = self.session.exchanges if self.session is not None else ()
-        return (exchanges[0] if exchanges else "") or self.settings.exchange or self.settings.source
+        first = exchanges[0] if exchanges else ""
+        return first or self.settings.exchange or redact_url(self.settings.source)
 
     def start(self) -> None:
         """Start the engine thread (unless it runs) and count the feed."""
@@ -239,7 +284,7 @@ class MonitorModel:
         listing = [
             exchange
             for source in self.session.sources
-            if symbol in source.symbols
+            if symbol in source.symbols and symbol not in getattr(source, "unknown_symbols", ())
             for exchange in str(source.exchange).split(",")
             if exchange
         ]
@@ -313,7 +358,22 @@ class MonitorModel:
             watch=self._watch_values(cache, now, force),
             **self._signal_values(cache, series, key, tf, now, force),
             alerts=self._alert_values.update(),
+            venues=self._venue_values.update(now, force),
+            **self._side_values(session, key, now, force),
         )
+
+    def _side_values(self, session: Session, key: Key, now: int, force: bool) -> dict[str, Any]:
+        """The derivatives panel and the feed lines, read again at most every ``venue_interval_s`` (at
+        once when the symbol changed or with ``force``)."""
+        due, shown_key, derivatives, feeds = self._side_at
+        if not force and shown_key == key and 0 <= due - now <= self.venue_interval_s * 1e9:
+            return {"derivatives": derivatives, "feeds": feeds}
+        cache = session.cache
+        derivatives = derivatives_values(cache, derivative_key(cache, key, session.exchanges), now)
+        latest = self.latency.latest() if self.latency is not None else None
+        feeds = feed_lines(session.sources, latest)
+        self._side_at = (now + int(self.venue_interval_s * 1e9), key, derivatives, feeds)
+        return {"derivatives": derivatives, "feeds": feeds}
 
     # -- alert rules (any thread) ------------------------------------------------------------------------
 

@@ -161,6 +161,28 @@ def _source_html(status: Any, now_ns: int) -> str:
     )
 
 
+class FeedLines(Panel):
+    """Compact lines under the status line about the live feeds (``mdx.ui.feeds_model.feed_lines``):
+    streams polled over REST, latency per venue, the REST cache's metrics. Element ``mdx-feeds``, one
+    ``mdx-feed-line`` each; hidden when there are none."""
+
+    def __init__(self) -> None:
+        self.widget = html("mdx-feeds")
+        self.widget.layout.display = "none"
+        self.lines: tuple[str, ...] = ()
+
+    def update(self, lines: Sequence[str]) -> bool:
+        lines = tuple(lines)
+        if lines == self.lines:
+            return False
+        self.lines = lines
+        display = "block" if lines else "none"
+        if self.widget.layout.display != display:
+            self.widget.layout.display = display
+        body = "".join(f"<div class='mdx-feed-line'>{html_escape.escape(line)}</div>" for line in lines)
+        return set_html(self.widget, body)
+
+
 class LogBuffer(logging.Handler):
     """Keeps the newest ``maxlen`` records at ``level`` or above, for the log panel."""
 
@@ -228,4 +250,4 @@ class LogPanel(Panel):
         return set_html(self.body, "".join(rows))
 
 
-__all__ = ["LogBuffer", "LogPanel", "StatusInfo", "StatusLine"]
+__all__ = ["FeedLines", "LogBuffer", "LogPanel", "StatusInfo", "StatusLine"]

@@ -159,6 +159,11 @@ CSS = f"""
   letter-spacing: .06em; text-transform: uppercase; padding: 2px 4px; }}
 .mdx-table td {{ text-align: right; padding: 0 4px; white-space: nowrap; line-height: 16px; }}
 .mdx-table th:first-child, .mdx-table td:first-child {{ text-align: left; }}
+.mdx-venue-table th:nth-child(2), .mdx-venue-table td:nth-child(2) {{ text-align: left; }}
+.mdx-venue-table tr.mdx-venue-in-use td {{ color: var(--mdx-text); font-weight: 600; }}
+.mdx-venue-use {{ color: var(--mdx-up); }}
+.mdx-composites, .mdx-derivatives, .mdx-feeds {{ font-family: {MONO}; font-size: 11.5px; line-height: 17px; }}
+.mdx-feeds {{ padding: 0 8px; color: var(--mdx-muted); }}
 .mdx-trades tr.mdx-buy td:first-child {{ box-shadow: inset 2px 0 0 var(--mdx-up); }}
 .mdx-trades tr.mdx-sell td:first-child {{ box-shadow: inset 2px 0 0 var(--mdx-down); }}
 .mdx-trades tr.mdx-buy .mdx-px {{ color: var(--mdx-up); }}

@@ -459,7 +459,7 @@ class LiveSource:
                 )
                 return []
             try:
-                await exchange.load_markets()
+                await self._markets_loader(exchange)()
             except (ccxt.BaseError, *PARSE_ERRORS) as error:
                 failure = self._history_failure(error)
             if failure is None:
