@@ -322,3 +322,40 @@ def test_a_snapshot_shares_no_state() -> None:
     with pytest.raises(InvalidValue):
         scorer.preview(SimpleNamespace(high=1.0, low=1.0, close=math.nan, volume=1.0))
     assert scorer.count == 120
+
+
+def test_the_maker_scores_sentiment_from_funding_and_open_interest_events() -> None:
+    from mdx.analytics.live import Confluence, ConfluenceMaker
+    from mdx.channel_events import Funding, OpenInterest
+    from mdx.clock import SimulatedClock
+    from mdx.session import Session
+    from mdx.sources.sim.simulator import Simulator
+
+    class WithFunding(Simulator):
+        """The simulator's events, plus a funding rate and open interest every minute of event time."""
+
+        def iter_events(self, rejections):  # type: ignore[no-untyped-def]
+            next_ns = 0
+            oi = 1000.0
+            for event in super().iter_events(rejections):
+                if event.ts_event >= next_ns:
+                    next_ns = event.ts_event + 60_000_000_000
+                    oi *= 1.01
+                    yield Funding(event.exchange, event.symbol, event.ts_event, event.ts_recv, 3e-4, 0)
+                    ex, sym, ts, recv = event.exchange, event.symbol, event.ts_event, event.ts_recv
+                    yield OpenInterest(ex, sym, ts, recv, oi, math.nan)
+                yield event
+
+    def run(source: Simulator) -> list[Confluence]:
+        maker = ConfluenceMaker(timeframes=("1m",), open_bar_interval=0)
+        start = 1_700_000_000_000_000_000
+        session = Session(source, timeframes=("1m",), clock=SimulatedClock(start), consumers=[maker])
+        session.run_until_done(until_ns=start + 40 * 60 * 10**9)
+        return session.cache.history(Confluence, ("sim", "BTC/USDT"), "1m")
+
+    kwargs = {"seed": 3, "start_ns": 1_700_000_000_000_000_000, "history": None}
+    with_sentiment = run(WithFunding(("BTC/USDT",), **kwargs))
+    without = run(Simulator(("BTC/USDT",), **kwargs))
+    scored = [c for c in with_sentiment if not math.isnan(c.sentiment)]
+    assert scored and all(0.0 <= c.sentiment <= 1.0 for c in scored)
+    assert without and all(math.isnan(c.sentiment) for c in without)

@@ -30,7 +30,9 @@ values the batch functions give on its bars.
 
 Order book: the bar's order-book sub-score reads the symbol's latest in-sync ``BookView`` with
 ``ts_event`` before the bar's close and at most ``book_max_age_s`` older (none: the dimension is
-excluded). Sentiment: no source gives funding or open interest yet, so it is excluded.
+excluded). Sentiment: the symbol's latest ``Funding`` rate and ``OpenInterest`` (amount, else value) seen
+before the bar's close, from a live source following those channels (a perpetual); without them the
+dimension is excluded.
 
 Both events are cached (``cache.latest``) and published; recordings keep ``Confluence`` (``Consensus`` is
 not recorded: its votes are recomputed from the bars).
@@ -48,6 +50,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..channel_events import Funding, OpenInterest
 from ..consumer import Consumer
 from ..errors import ConfigError, DataError
 from ..events import Bar, Trade, register_event
@@ -55,6 +58,8 @@ from ..market.book import BookView
 from ..stats import Rejections
 from .confluence import ConfluenceParams, ConfluenceScore, confluence_weights
 from .consensus import MultiTimeframeConsensus
+
+NAN = math.nan
 
 log = logging.getLogger("mdx.analytics")
 Key = tuple[str, str]
@@ -110,7 +115,7 @@ class ConfluenceMaker(Consumer):
     ``mdx.analytics.consensus``); ``symbols``: only these (None: every symbol); ``open_bar_interval``:
     seconds of event time between previews of the open bars (0 or None: none)."""
 
-    takes = (Bar, BookView, Trade)
+    takes = (Bar, BookView, Trade, Funding, OpenInterest)
 
     def __init__(
         self,
@@ -150,6 +155,8 @@ class ConfluenceMaker(Consumer):
         self._scores: dict[tuple[str, str, str], ConfluenceScore] = {}
         self._consensus: dict[Key, MultiTimeframeConsensus] = {}
         self._views: dict[Key, deque[BookView]] = {}
+        self._funding: dict[Key, float] = {}  # the latest funding rate per (exchange, symbol)
+        self._open_interest: dict[Key, float] = {}
         self._pending: list[Bar] = []
         self._open: dict[tuple[str, str, str], Bar] = {}  # the latest open bar per (exchange, symbol, tf)
         self._preview_due: dict[Key, int] = {}
@@ -166,6 +173,11 @@ class ConfluenceMaker(Consumer):
             self.flush()
         if not self._wanted(event.symbol):
             return
+        if type(event) is Funding:
+            self._funding[(event.exchange, event.symbol)] = event.rate
+        elif type(event) is OpenInterest:
+            amount = event.amount if event.amount == event.amount else event.value  # NaN: the value
+            self._open_interest[(event.exchange, event.symbol)] = amount
         if type(event) is BookView and event.in_sync:
             views = self._views.get((event.exchange, event.symbol))
             if views is None:
@@ -204,7 +216,7 @@ class ConfluenceMaker(Consumer):
         if scorer is None:
             scorer = self._scores[(*key, tf)] = ConfluenceScore(self.weights, self.params)
         try:
-            value = scorer.update(bar, self._book_before(key, close_ns))
+            value = scorer.update(bar, self._book_before(key, close_ns), *self._sentiment_inputs(key))
         except DataError as error:
             self.rejections.add(error)
             return
@@ -218,6 +230,9 @@ class ConfluenceMaker(Consumer):
         self.emit(Consensus(bar.exchange, bar.symbol, close_ns, bar.ts_recv, c.signal, c.confidence,
                             c.strength, c.votes))  # fmt: skip
 
+    def _sentiment_inputs(self, key: Key) -> tuple[float, float]:
+        return self._funding.get(key, NAN), self._open_interest.get(key, NAN)
+
     def _preview(self, key: Key, now: int, ts_recv: int) -> None:
         """Emit the provisional ``Confluence`` of each timeframe's open bar at ``now``, then the provisional
         ``Consensus`` (see the module docstring)."""
@@ -229,7 +244,7 @@ class ConfluenceMaker(Consumer):
             if bar is None or scorer is None or not bar.ts_event <= now < bar.ts_event + self._lengths[tf]:
                 continue  # no closed bar yet, or the open bar's time is over (its close comes next)
             try:
-                value = scorer.preview(bar, book)
+                value = scorer.preview(bar, book, *self._sentiment_inputs(key))
             except DataError:
                 continue  # the bar is counted in the rejections once, when it closes
             scores[tf] = value.score
