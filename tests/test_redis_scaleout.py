@@ -143,8 +143,10 @@ def test_redis_urls_select_the_redis_source_and_never_show_their_password() -> N
 # -- many consumers, one collector ---------------------------------------------------------------------
 
 
-def test_five_consumers_see_the_collectors_events_once_and_in_order_across_a_restart(redis_url: str) -> None:
-    consumers = [consumer(redis_url) for _ in range(5)]
+def test_twenty_consumers_see_the_collectors_events_once_and_in_order_across_a_restart(
+    redis_url: str,
+) -> None:
+    consumers = [consumer(redis_url) for _ in range(20)]
     for session, _ in consumers:
         session.start()
     first = collect(redis_url, 3000)
