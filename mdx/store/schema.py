@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import StoreError
+from ..market.bars import BAR_COLUMNS
 
 VERSION_TABLE = "schema_version"
 
@@ -158,24 +159,7 @@ SCHEMA_VERSION = MIGRATIONS[-1].version
 # the columns each table is written with, in order (what ``mdx.store.rows`` builds)
 COLUMNS: dict[str, tuple[str, ...]] = {
     "trades": ("exchange", "symbol", "id", "ts", "ts_recv", "price", "amount", "side"),
-    "bars": (
-        "exchange",
-        "symbol",
-        "timeframe",
-        "ts",
-        "source",
-        "open",
-        "high",
-        "low",
-        "close",
-        "volume",
-        "quote_volume",
-        "vwap",
-        "buy_volume",
-        "sell_volume",
-        "count",
-        "ts_recv",
-    ),
+    "bars": ("exchange", "symbol", "timeframe", "ts", "source", *BAR_COLUMNS, "ts_recv"),
     "book_tops": (
         "exchange",
         "symbol",

@@ -11,7 +11,7 @@ width, so the symbol, timeframe and indicator controls stay on screen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import ipywidgets as widgets
 
@@ -84,26 +84,13 @@ class Controls(Panel):
             "mdx-timeframe",
         )
         self.timeframe.style.button_width = "44px"
-        self.indicators: dict[str, widgets.ToggleButton] = {}
-        for name in INDICATORS:
-            button = widgets.ToggleButton(
-                value=name in indicators,
-                description=INDICATOR_LABELS[name],
-                tooltip=f"show {name}",
-                layout=layout,
-            )
-            button.add_class(f"mdx-ind-{name}")
-            self.indicators[name] = button
-        self.subcharts: dict[str, widgets.ToggleButton] = {}
-        for name in SUBCHARTS:
-            button = widgets.ToggleButton(
-                value=name in subcharts,
-                description=SUBCHART_LABELS[name],
-                tooltip=f"show the {SUBCHART_LABELS[name]} chart under the candles",
-                layout=layout,
-            )
-            button.add_class(f"mdx-sub-{name}")
-            self.subcharts[name] = button
+        self.indicators = _toggles(
+            INDICATORS, INDICATOR_LABELS, indicators, "mdx-ind", layout, lambda name, label: f"show {name}"
+        )
+        self.subcharts = _toggles(
+            SUBCHARTS, SUBCHART_LABELS, subcharts, "mdx-sub", layout,
+            lambda name, label: f"show the {label} chart under the candles",
+        )  # fmt: skip
         toggles = widgets.HBox([*self.indicators.values(), *self.subcharts.values()])
         toggles.add_class("mdx-indicators")
         self.fields = {name: _field(name, getattr(self, name)) for name in ("source", "exchange", "symbol")}
@@ -126,6 +113,26 @@ class Controls(Panel):
             dropdown.options = list(options)
             if value in options:
                 dropdown.value = value
+
+
+def _toggles(
+    names: Sequence[str],
+    labels: Mapping[str, str],
+    chosen: Iterable[str],
+    css: str,
+    layout: widgets.Layout,
+    tooltip: Callable[[str, str], str],
+) -> dict[str, widgets.ToggleButton]:
+    """One toggle button per name (on when chosen), classed ``{css}-{name}`` for the browser tests."""
+    on = set(chosen)
+    buttons: dict[str, widgets.ToggleButton] = {}
+    for name in names:
+        button = widgets.ToggleButton(
+            value=name in on, description=labels[name], tooltip=tooltip(name, labels[name]), layout=layout
+        )
+        button.add_class(f"{css}-{name}")
+        buttons[name] = button
+    return buttons
 
 
 __all__ = ["INDICATOR_LABELS", "SUBCHART_LABELS", "Controls", "source_options"]
