@@ -30,8 +30,8 @@ Where the time goes (µs per frame, tight loops on the same frames, no network, 
                          queue) fed by a stand-in exchange that runs ccxt on the next frame (timed apart)
   mdx Session.process    every event the pumps made, taken off their queue as it comes, through a
                          Session's consumers, cache and hub (trades first, then books: pump by pump)
-  the book path's parts  ``_levels`` (both sides), ``OrderBook.apply`` of a snapshot, ``OrderBook.view``,
-                         timed on ccxt's last book
+  the book path's parts  ``_levels`` (both sides), ``OrderBook.apply`` of a snapshot (of levels the source
+                         checked, and of plain tuples), ``OrderBook.view``, timed on ccxt's last book
   mdx hot spots          the mdx functions with the most exclusive time in a cProfile of the tight loops
 Then a cProfile of one live Session run: exclusive time grouped by package (a builtin is charged to the
 package calling it), per frame. Profiling slows everything down; read its shares, not its µs.
@@ -403,14 +403,15 @@ class Sink:
         queue, process, clock, by_kind = self.queue, self.session.process, time.perf_counter, self.by_kind
         started = clock()
         while not queue.empty():
-            event = queue.get_nowait()
-            if isinstance(event, Exception):
-                raise event
-            before = clock()
-            process(event)
-            tally = by_kind[type(event).__name__]
-            tally[0] += 1
-            tally[1] += clock() - before
+            item = queue.get_nowait()
+            if isinstance(item, Exception):
+                raise item
+            for event in item if type(item) is list else (item,):  # a pump queues a watch's events at once
+                before = clock()
+                process(event)
+                tally = by_kind[type(event).__name__]
+                tally[0] += 1
+                tally[1] += clock() - before
         self.wall_s += clock() - started
 
     @property
@@ -422,8 +423,9 @@ class ReplayedExchange:
     """Stands in for the ccxt.pro exchange in LiveSource's pumps: ``watch_trades`` / ``watch_order_book``
     first let the sink take what the pump queued, then feed the next frames of their kind to the real ccxt
     client's ``handle_message`` (decoded as ccxt's client does, orjson) until ccxt resolves that watch, and
-    return what ccxt's watch returns. ccxt's part is timed apart (``ccxt_s``), and so is the sink's: the
-    pump's wall time less both is mdx's source work."""
+    return what ccxt's watch returns. ccxt's part — the whole stand-in call but the sink's drain: decoding,
+    ``handle_message``, picking the result — is timed apart (``ccxt_s``), and so is the sink's: the pump's
+    wall time less both is mdx's source work."""
 
     has: ClassVar[dict[str, bool]] = dict.fromkeys(
         ("watchTrades", "watchOrderBook", "fetchTrades", "fetchOrderBook"), True
@@ -438,25 +440,31 @@ class ReplayedExchange:
         self.ccxt_s = 0.0
 
     def _feed(self, texts: Iterator[str], message_hash: str) -> None:
-        self.sink.drain()
         client, handle = self.client, self.exchange.handle_message
         client.resolved.clear()
-        started = time.perf_counter()
         try:
             while message_hash not in client.resolved:
                 handle(client, loads(next(texts)))
         except StopIteration:
             raise Exhausted from None
+
+    async def watch_trades(self, symbol: str, *_: Any) -> Any:
+        self.sink.drain()
+        started = time.perf_counter()
+        try:
+            self._feed(self.trade_texts, f"trade::{symbol}")
+            return self.exchange.trades[symbol][-1:]  # newUpdates: the trades since the last call
         finally:
             self.ccxt_s += time.perf_counter() - started
 
-    async def watch_trades(self, symbol: str, *_: Any) -> Any:
-        self._feed(self.trade_texts, f"trade::{symbol}")
-        return self.exchange.trades[symbol][-1:]  # newUpdates: the trades since the last call
-
     async def watch_order_book(self, symbol: str, *_: Any) -> Any:
-        self._feed(self.depth_texts, f"orderbook::{symbol}")
-        return self.exchange.orderbooks[symbol]
+        self.sink.drain()
+        started = time.perf_counter()
+        try:
+            self._feed(self.depth_texts, f"orderbook::{symbol}")
+            return self.exchange.orderbooks[symbol]
+        finally:
+            self.ccxt_s += time.perf_counter() - started
 
 
 @dataclass(frozen=True)
@@ -541,20 +549,32 @@ def book_costs(bids: list[list[float]], asks: list[list[float]]) -> list[tuple[s
 
     source = LiveSource("binance", [SYMBOL])
     levels = source._levels
-    (bid_levels, _), (ask_levels, _) = levels(bids), levels(asks)
+    (bid_levels, _), (ask_levels, _) = levels(bids, descending=True), levels(asks, descending=False)
     snapshot = BookSnapshot("binance", SYMBOL, 1, 1, 1, bid_levels, ask_levels)
-    book = OrderBook("binance", SYMBOL)
+    plain = BookSnapshot("binance", SYMBOL, 1, 1, 1, tuple(bid_levels), tuple(ask_levels))
+    book, plain_book, scratch = (OrderBook("binance", SYMBOL) for _ in range(3))
     book.apply(snapshot)
+    plain_book.apply(plain)
     depth = Session(source).book_keeper.depth
 
     def us(fn: Callable[[], object]) -> float:
         return min(timeit.repeat(fn, number=500, repeat=7)) / 500 * 1e6
 
+    def arrays() -> object:
+        view = book.view(depth)
+        return view.bids, view.asks
+
     return [
-        (f"LiveSource._levels, both sides (depth {source.depth})", us(lambda: (levels(bids), levels(asks)))),
-        ("OrderBook.apply(BookSnapshot)", us(lambda: book.apply(snapshot))),
-        ("  of which OrderBook._check_levels", us(lambda: book._check_levels(snapshot, "snapshot"))),
-        (f"OrderBook.view({depth}) (BookKeeper, every 100 ms)", us(lambda: book.view(depth))),
+        (
+            f"LiveSource._levels, both sides (depth {source.depth})",
+            us(lambda: (levels(bids, descending=True), levels(asks, descending=False))),
+        ),
+        ("OrderBook.apply(BookSnapshot), levels the source checked", us(lambda: scratch.apply(snapshot))),
+        ("OrderBook.apply(BookSnapshot), plain tuples (a recording's)", us(lambda: scratch.apply(plain))),
+        ("  of which OrderBook._check_levels", us(lambda: scratch._check_levels(plain, "snapshot"))),
+        (f"OrderBook.view({depth}), sharing the checked snapshot's levels", us(lambda: book.view(depth))),
+        (f"OrderBook.view({depth}), read off the book's sides", us(lambda: plain_book.view(depth))),
+        ("  and both sides as arrays (on a chart's first read)", us(arrays) - us(lambda: book.view(depth))),
     ]
 
 
@@ -734,7 +754,7 @@ async def bench(args: argparse.Namespace) -> None:
     print(f"Session.process per event: {p.session_s / p.events * 1e6:.1f} µs ({per_kind})")
     print("the book path's parts, µs per depth frame (timeit on the last book):")
     for name, cost in book_costs(*p.last_book):
-        print(f"  {name:<50}{cost:>7.1f}")
+        print(f"  {name:<62}{cost:>7.1f}")
     verdict = "meets" if mdx_all / frames_n * 1e6 <= TARGET_US else "MISSES"
     print(
         f"mdx's share per frame: {mdx_live / frames_n * 1e6:.1f} µs (source) + "

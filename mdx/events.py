@@ -26,7 +26,8 @@ reader applies the same predicates inline on its hot path):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -34,6 +35,39 @@ from .errors import ConfigError, InvalidValue
 
 Level = tuple[float, float]
 Levels = tuple[Level, ...]
+
+
+class CheckedLevels(tuple):  # type: ignore[type-arg]
+    """One side of a book as a source checked it: ``(price, amount)`` float pairs with ``0 < price < inf``
+    and ``0 < amount < inf`` (none deleting), best first, each price strictly beyond the one before. Only
+    ``checked_levels`` makes them. ``OrderBook`` takes them without a second check, and a view of a book
+    that is just such a snapshot shares them (a live book of 50 levels a side comes as a ccxt snapshot per
+    frame). Equal to, and recorded as, the plain tuple."""
+
+    __slots__ = ()
+
+
+_PAIR = operator.itemgetter(0, 1)
+
+
+def checked_levels(pairs: Iterable[Any], *, descending: bool) -> CheckedLevels | None:
+    """``pairs`` (``(price, amount)`` sequences, e.g. a ccxt book side) copied as ``CheckedLevels``, or
+    None when any is not a pair of floats with ``0 < price < inf`` and ``0 < amount < inf``, or the prices
+    do not strictly fall (``descending``: bids) or rise (asks). The caller then sorts the good levels from
+    the bad."""
+    try:
+        levels = CheckedLevels(map(_PAIR, pairs))
+    except (TypeError, IndexError, KeyError):
+        return None
+    inf = INF
+    last = inf if descending else 0.0
+    for price, amount in levels:
+        if not (type(price) is float and type(amount) is float and 0.0 < amount < inf):
+            return None
+        if not (0.0 < price < last if descending else last < price < inf):
+            return None
+        last = price
+    return levels
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +295,7 @@ __all__ = [
     "Bar",
     "BookDelta",
     "BookSnapshot",
+    "CheckedLevels",
     "Event",
     "EventKind",
     "Level",
@@ -272,6 +307,7 @@ __all__ = [
     "check_levels",
     "check_quote_values",
     "check_trade_values",
+    "checked_levels",
     "fast_constructor",
     "register_event",
     "topic_of",

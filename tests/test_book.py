@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mdx.errors import BookError, BookOutOfSync, CrossedBook, InvalidValue, MalformedFrame, StaleSnapshot
-from mdx.events import BookDelta, BookSnapshot, Levels, Quote, Trade
+from mdx.events import BookDelta, BookSnapshot, CheckedLevels, Levels, Quote, Trade, checked_levels
 from mdx.market.book import MAX_STALE_RUN, BookView, OrderBook
 from mdx.sources.replay import ReplaySource
 from mdx.stats import Rejections
@@ -458,3 +458,89 @@ def test_int_and_numpy_float_levels_are_numbers() -> None:
     book.apply(snap(100, bids=((100, 1),), asks=((np.float64(101.0), 2.0),)))
     assert book.apply(delta(101, 101, ((99, 3),)))
     assert book.in_sync and book.bids() == [(100, 1), (99, 3)] and book.best_ask == (101.0, 2.0)
+
+
+# -- levels a source checked ------------------------------------------------------------------------------
+
+GOOD_BIDS = [[100.0, 1.0], [99.5, 2.0], [99.0, 0.25]]
+GOOD_ASKS = [[101.0, 1.5], [101.5, 3.0]]
+
+
+@pytest.mark.parametrize(
+    ("side", "descending"),
+    [
+        ([[100.0, 1.0], [100.0, 2.0]], True),  # a price twice
+        ([[99.0, 1.0], [100.0, 2.0]], True),  # bids rising
+        ([[101.0, 1.0], [100.0, 2.0]], False),  # asks falling
+        ([[100.0, math.nan]], True),
+        ([[math.nan, 1.0]], True),
+        ([[math.inf, 1.0]], False),
+        ([[100.0, math.inf]], True),
+        ([[100.0, 0.0]], True),  # a zero amount deletes: never in a checked side
+        ([[-1.0, 1.0]], False),
+        ([[100, 1.0]], True),  # an int is a number, but not a float
+        ([[100.0, True]], True),
+        ([["100.0", 1.0]], True),
+        ([[100.0]], True),  # not a pair
+        ([None], True),
+    ],
+)
+def test_checked_levels_refuses_any_level_it_cannot_vouch_for(side: list, descending: bool) -> None:
+    assert checked_levels(side, descending=descending) is None
+
+
+def test_checked_levels_copies_and_a_book_takes_them_as_it_takes_plain_tuples() -> None:
+    bids, asks = checked_levels(GOOD_BIDS, descending=True), checked_levels(GOOD_ASKS, descending=False)
+    assert type(bids) is CheckedLevels and type(asks) is CheckedLevels
+    assert bids == tuple(map(tuple, GOOD_BIDS)) and asks == tuple(map(tuple, GOOD_ASKS))
+    GOOD_BIDS[0][1] = 5.0  # the source's side changes later (ccxt mutates its book): the copy does not
+    try:
+        assert bids[0] == (100.0, 1.0)
+    finally:
+        GOOD_BIDS[0][1] = 1.0
+    checked, plain = OrderBook(EX, SYM), OrderBook(EX, SYM)
+    checked.apply(snap(10, bids, asks))
+    plain.apply(snap(10, tuple(bids), tuple(asks)))
+    for depth in (1, 2, 50):
+        a, b = checked.view(depth), plain.view(depth)
+        assert a.bid_levels == b.bid_levels and a.ask_levels == b.ask_levels
+        assert np.array_equal(a.bids, b.bids) and np.array_equal(a.asks, b.asks)
+        assert (a.mid, a.microprice, a.spread, a.spread_bps, a.imbalance) == (
+            b.mid, b.microprice, b.spread, b.spread_bps, b.imbalance,
+        )  # fmt: skip
+    assert checked.view(0).bid_levels == () and checked.view(0).bids.shape == (0, 2)
+
+
+def test_a_view_stops_sharing_the_snapshot_once_a_delta_changes_the_book() -> None:
+    book = OrderBook(EX, SYM)
+    bids, asks = checked_levels(GOOD_BIDS, descending=True), checked_levels(GOOD_ASKS, descending=False)
+    book.apply(snap(10, bids, asks))
+    before = book.view(50)
+    assert book.apply(delta(11, 11, ((100.0, 0.0), (99.8, 4.0)), ((101.2, 1.0),)))
+    after = book.view(50)
+    assert after.bid_levels == ((99.8, 4.0), (99.5, 2.0), (99.0, 0.25))
+    assert after.ask_levels == ((101.0, 1.5), (101.2, 1.0), (101.5, 3.0))
+    assert before.bid_levels[0] == (100.0, 1.0)  # an older view is untouched
+    assert after.mid == book.mid and after.microprice == book.microprice and after.spread == book.spread
+
+
+def test_view_arrays_are_read_only_copies_of_the_levels_made_once() -> None:
+    book = OrderBook(EX, SYM)
+    book.apply(snap(10))
+    view = book.view(50)
+    assert view.bids is view.bids  # made on the first read, kept
+    assert view.bids.tolist() == [[100.0, 1.0], [99.0, 2.0]] and view.asks.dtype == np.float64
+    with pytest.raises(ValueError):
+        view.asks[0, 0] = 1.0
+    one_sided = OrderBook(EX, SYM)
+    one_sided.apply(snap(10, asks=()))
+    empty = one_sided.view(50)
+    assert empty.asks.shape == (0, 2) and math.isnan(empty.mid) and math.isnan(empty.microprice)
+
+
+def test_a_mixed_snapshot_is_checked_whole() -> None:
+    """Only a snapshot whose two sides are both checked skips the check: a bad plain side is refused."""
+    book = OrderBook(EX, SYM)
+    with pytest.raises(InvalidValue):
+        book.apply(snap(10, checked_levels(GOOD_BIDS, descending=True), ((101.0, math.nan),)))
+    assert not book.in_sync and len(book) == 0

@@ -15,7 +15,8 @@ import pytest
 from mdx.backoff import Backoff
 from mdx.clock import Clock, LiveClock, SimulatedClock
 from mdx.errors import ConfigError, MdxError, SourceError, SourceUnavailable, UnknownSymbol
-from mdx.events import BookSnapshot, Event, Quote, Trade
+from mdx.events import BookSnapshot, CheckedLevels, Event, Quote, Trade
+from mdx.market.book import OrderBook
 from mdx.session import Session
 from mdx.sources.live.ccxt_source import LiveSource
 from mdx.stats import Rejections
@@ -205,6 +206,7 @@ def test_book_snapshots_and_quotes_reproduce_the_fakes_book() -> None:
                 await h.wait(book_matches(h, fake, 5), "the book after two diffs")
                 last = h.of(BookSnapshot)[-1]
                 assert len(last.bids) == len(last.asks) == 5
+                assert type(last.bids) is type(last.asks) is CheckedLevels  # the session's book trusts them
                 assert last.bids[0] == (99.75, 2.0) and last.asks[0] == (100.25, 0.3)
                 quote = h.of(Quote)[-1]
                 assert (quote.bid, quote.bid_size, quote.ask, quote.ask_size) == (99.75, 2.0, 100.25, 0.3)
@@ -215,6 +217,23 @@ def test_book_snapshots_and_quotes_reproduce_the_fakes_book() -> None:
             assert [q.get("limit") for p, q in fake.requests if p == "/api/v3/depth"] == ["1000"]
 
     run(main())
+
+
+def test_book_sides_are_checked_once_at_the_source() -> None:
+    """ccxt's sides become ``CheckedLevels`` (the book takes them without a second check); a side with bad
+    levels keeps its good ones in order, counted; a side out of order is handed on plain, for the book to
+    check."""
+    source = LiveSource("binance", [SYMBOL], depth=3)
+    side = [[100.0, 1.0], [99.0, 2.0], [98.0, 3.0], [97.0, 4.0]]
+    top, bad = source._levels(side, descending=True)
+    assert type(top) is CheckedLevels and top == ((100.0, 1.0), (99.0, 2.0), (98.0, 3.0)) and bad == 0
+    top, bad = source._levels([[100.0, float("nan")], [99.0, 2.0], ["x", 1.0], [98.0, 3.0]], descending=True)
+    assert type(top) is CheckedLevels and top == ((99.0, 2.0), (98.0, 3.0)) and bad == 2
+    top, bad = source._levels([[100.0, 1.0], [99.0, 2.0]], descending=False)  # asks must rise
+    assert type(top) is tuple and top == ((100.0, 1.0), (99.0, 2.0)) and bad == 0
+    book = OrderBook("binance", SYMBOL)  # the book orders a plain side itself, and its views follow it
+    book.apply(BookSnapshot("binance", SYMBOL, 1, 1, 1, ((98.0, 1.0),), top))
+    assert book.best_ask == (99.0, 2.0) and book.view(50).ask_levels == ((99.0, 2.0), (100.0, 1.0))
 
 
 # -- failures ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from mdx.events import (
     Event,
     Quote,
     Trade,
+    checked_levels,
     register_event,
     valid_level,
     valid_quote,
@@ -87,6 +88,16 @@ def test_every_event_type_round_trips_exactly(tmp_path: Path) -> None:
     assert isinstance(back[0].bids, tuple) and isinstance(back[0].bids[0], tuple)
     assert back[1].asks == ((0.30000000000000004, 1e-9),)
     assert read_header(path)["meta"] == {"source": "test"}
+
+
+def test_a_live_snapshot_of_checked_levels_records_as_plain_tuples(tmp_path: Path) -> None:
+    bids = checked_levels([[100.5, 1.25], [100.0, 3.0]], descending=True)
+    asks = checked_levels([[101.0, 0.5]], descending=False)
+    live = BookSnapshot("binance", "BTC/USDT", 1, 2, 3, bids, asks)
+    path = tmp_path / "live.mdx.jsonl"
+    assert write_recording(path, [live]) == 1
+    (back,) = read_recording(path)
+    assert back == live and type(back.bids) is tuple  # the check a source made is not carried along
 
 
 def test_non_finite_floats_survive_where_they_are_legal(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 from orjson import dumps, loads
 
 from ..errors import CaptureError, ConfigError, DataError, MalformedFrame
-from ..events import KINDS, KINDS_BY_TAG, Event, Levels, check_event, fast_constructor
+from ..events import KINDS, KINDS_BY_TAG, CheckedLevels, Event, Levels, check_event, fast_constructor
 from ..stats import Rejections
 from .lines import check_path, line_chunks
 
@@ -144,7 +144,14 @@ def encode(event: Event) -> bytes:
             v = row[n]
             row[n] = [[repr(p), repr(q)] for p, q in v] if isinstance(v, tuple) else repr(v)
         row["nf"] = nf
-    return dumps(row)
+    return dumps(row, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    """What orjson cannot write itself: ``CheckedLevels`` (a tuple subclass) as its plain tuple."""
+    if isinstance(value, CheckedLevels):
+        return tuple(value)
+    raise TypeError(f"cannot record a {type(value).__name__}")
 
 
 def decode(line: bytes) -> Event:

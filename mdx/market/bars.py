@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError, InvalidTimeframe, InvalidValue, TimeJump
-from ..events import Bar, Trade
+from ..events import Bar, Trade, fast_constructor
 from ..stats import Rejections
 from .timeframes import timeframe_ns
 from .trades import valid_trade
@@ -82,6 +82,7 @@ JUMP_CONFIRM = 3  # trades that make a segment real (fewer, beyond max_gap: bad 
 LATE_TRADE = "LateTrade"  # the rejection reason of trades older than the open bar
 
 _NS_PER_MS = 1_000_000
+_make_bar = fast_constructor(Bar)  # a Bar per trade (the open bar): the frozen __init__ costs 1.6 µs
 _NO_LIMIT = 1 << 62
 _I64_MAX = (1 << 63) - 1
 # Integer timestamps: (below this magnitude, ns per unit). Each unit reads dates 1973-03 .. 5138 right;
@@ -629,7 +630,7 @@ class BarBuilder:
 
     def _bar(self, closed: bool) -> Bar:
         assert self._start is not None
-        return Bar(
+        return _make_bar(
             self.exchange,
             self.symbol,
             self.timeframe,

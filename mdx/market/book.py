@@ -38,7 +38,9 @@ bids keyed by price, asks by ``-price``, so the busy top of book sits at the che
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import chain
+from operator import neg
 
 import numpy as np
 
@@ -51,7 +53,7 @@ from ..errors import (
     MalformedFrame,
     StaleSnapshot,
 )
-from ..events import BookDelta, BookSnapshot, Levels, register_event
+from ..events import BookDelta, BookSnapshot, CheckedLevels, Levels, fast_constructor, register_event
 
 NAN = float("nan")
 INF = float("inf")
@@ -62,7 +64,9 @@ _NEW, _SNAPSHOT, _LIVE, _OUT = 0, 1, 2, 3  # no snapshot yet; snapshot, no delta
 @dataclass(frozen=True, slots=True)
 class BookView:
     """An immutable copy of the top of a book for readers on other threads; NaN where a side is empty.
-    ``bids`` / ``asks`` are read-only ``(n, 2)`` float64 arrays of (price, amount), best first."""
+    ``bid_levels`` / ``ask_levels`` are tuples of (price, amount), best first; ``bids`` / ``asks`` the same
+    as read-only ``(n, 2)`` float64 arrays, made on first read (a session makes a view per book update and
+    most are never drawn)."""
 
     exchange: str
     symbol: str
@@ -70,27 +74,39 @@ class BookView:
     ts_recv: int
     seq: int
     in_sync: bool
-    bids: np.ndarray
-    asks: np.ndarray
+    bid_levels: Levels
+    ask_levels: Levels
     mid: float
     microprice: float
     spread: float
     spread_bps: float
     imbalance: float
+    _arrays: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def bids(self) -> np.ndarray:
+        return self._array("bids", self.bid_levels)
+
+    @property
+    def asks(self) -> np.ndarray:
+        return self._array("asks", self.ask_levels)
+
+    def _array(self, name: str, levels: Levels) -> np.ndarray:
+        arr = self._arrays.get(name)
+        if arr is None:  # two threads may both make it: the same values, either is kept
+            arr = np.fromiter(chain.from_iterable(levels), np.float64, 2 * len(levels)).reshape(-1, 2)
+            arr.flags.writeable = False
+            self._arrays[name] = arr
+        return arr
 
 
-def _side_array(keys: list[float], amounts: dict[float, float], n: int, sign: float) -> np.ndarray:
-    """The top ``n`` levels of a side as a read-only ``(n, 2)`` array, best first. ``keys`` are the side's
-    sorted keys (best last), ``price * sign``. Filled column by column (~2.5x faster than ``np.array`` of a
-    list of pairs: a view per book update adds up in a session)."""
+def _side_levels(keys: list[float], amounts: dict[float, float], n: int, sign: float) -> Levels:
+    """The top ``n`` levels of a side, best first. ``keys`` are the side's sorted keys (best last),
+    ``price * sign``."""
     top = keys[-n:] if n > 0 else []
     top.reverse()
-    prices = top if sign > 0 else [-k for k in top]
-    arr = np.empty((len(prices), 2))
-    arr[:, 0] = prices
-    arr[:, 1] = [amounts[p] for p in prices]
-    arr.flags.writeable = False
-    return arr
+    prices = top if sign > 0 else list(map(neg, top))
+    return tuple(zip(prices, map(amounts.__getitem__, prices), strict=True))
 
 
 def _valid_level(price: object, amount: object) -> bool:
@@ -125,6 +141,7 @@ class OrderBook:
         self._bids: dict[float, float] = {}
         self._bid_keys: list[float] = []  # prices ascending: best bid last
         self._asks: dict[float, float] = {}
+        self._shared: tuple[Levels, Levels] | None = None  # the checked snapshot the book is, while it is
         self._ask_keys: list[float] = []  # -price ascending: best ask last
 
     # -- updates ------------------------------------------------------------------------------------
@@ -170,12 +187,18 @@ class OrderBook:
                 f"{self.symbol}: snapshot at update {snap.seq} is older than the book "
                 f"(update {self._seq}): ignored"
             )
-        self._check_levels(snap, "snapshot")
+        bids, asks = snap.bids, snap.asks
+        if type(bids) is CheckedLevels and type(asks) is CheckedLevels:  # checked by the source, none zero
+            self._bids, self._asks = dict(bids), dict(asks)
+            self._shared = (bids, asks)  # in order: views share them until a delta changes the book
+        else:
+            self._check_levels(snap, "snapshot")
+            self._bids = {p: q for p, q in bids if q > 0.0}
+            self._asks = {p: q for p, q in asks if q > 0.0}
+            self._shared = None
         self._stale_run = 0
-        self._bids = {p: q for p, q in snap.bids if q > 0.0}
         self._bid_keys = sorted(self._bids)
-        self._asks = {p: q for p, q in snap.asks if q > 0.0}
-        self._ask_keys = sorted([-p for p in self._asks])
+        self._ask_keys = sorted(map(neg, self._asks))
         self._seq = snap.seq
         self.ts_event = snap.ts_event
         self.ts_recv = snap.ts_recv
@@ -221,6 +244,7 @@ class OrderBook:
             return False
         self._check_levels(delta, "delta")
         self._stale_run = 0
+        self._shared = None
         self._update(self._bids, self._bid_keys, delta.bids, 1.0)
         self._update(self._asks, self._ask_keys, delta.asks, -1.0)
         self._seq = u
@@ -245,7 +269,7 @@ class OrderBook:
         and >= 0; a bad delta also marks the book out of sync (its update is lost)."""
         inf = INF
         for side, levels in (("bid", event.bids), ("ask", event.asks)):
-            if type(levels) is not tuple and type(levels) is not list:
+            if not isinstance(levels, tuple | list):
                 self._reject(event, what, MalformedFrame(f"{side}s {levels!r:.60}: not a tuple of pairs"))
             for level in levels:
                 if (type(level) is not tuple and type(level) is not list) or len(level) != 2:
@@ -360,8 +384,9 @@ class OrderBook:
 
     def imbalance(self, levels: int = 5) -> float:
         """``(bid_volume - ask_volume) / (bid_volume + ask_volume)`` over the top ``levels``; in [-1, 1]."""
-        bid_volume = sum(q for _, q in self.bids(levels))
-        ask_volume = sum(q for _, q in self.asks(levels))
+        top = levels if levels > 0 else 0
+        bid_volume = sum(map(self._bids.__getitem__, self._bid_keys[-top:] if top else ()))
+        ask_volume = sum(map(self._asks.__getitem__, map(neg, self._ask_keys[-top:] if top else ())))
         total = bid_volume + ask_volume
         return (bid_volume - ask_volume) / total if total > 0 else NAN
 
@@ -379,12 +404,31 @@ class OrderBook:
 
     def view(self, depth: int = 50) -> BookView:
         """An immutable snapshot of the top ``depth`` levels and the metrics."""
-        return BookView(
+        bid_keys, ask_keys = self._bid_keys, self._ask_keys
+        mid = microprice = spread = spread_bps = NAN
+        if bid_keys and ask_keys:  # the metrics' properties, inlined: a view per book update adds up
+            bid, ask = bid_keys[-1], -ask_keys[-1]
+            bid_size, ask_size = self._bids[bid], self._asks[ask]
+            mid = (bid + ask) / 2.0
+            spread = ask - bid
+            spread_bps = spread / mid * 1e4
+            microprice = (bid * ask_size + ask * bid_size) / (bid_size + ask_size)
+        return _make_view(
             self.exchange, self.symbol, self.ts_event, self.ts_recv, self._seq, self.in_sync,
-            _side_array(self._bid_keys, self._bids, depth, 1.0),
-            _side_array(self._ask_keys, self._asks, depth, -1.0),
-            self.mid, self.microprice, self.spread, self.spread_bps, self.imbalance(),
+            *self._top_levels(depth), mid, microprice, spread, spread_bps, self.imbalance(), {},
         )  # fmt: skip
+
+    def _top_levels(self, depth: int) -> tuple[Levels, Levels]:
+        """The top ``depth`` levels of each side, best first: the checked snapshot's own while the book is
+        just that snapshot, else read off the sides."""
+        shared = self._shared
+        if shared is not None and depth > 0:
+            bids, asks = shared
+            return bids if len(bids) <= depth else bids[:depth], asks if len(asks) <= depth else asks[:depth]
+        return (
+            _side_levels(self._bid_keys, self._bids, depth, 1.0),
+            _side_levels(self._ask_keys, self._asks, depth, -1.0),
+        )
 
     def __repr__(self) -> str:
         state = "in sync" if self.in_sync else "out of sync"
@@ -393,5 +437,6 @@ class OrderBook:
 
 
 register_event(BookView, "book_view", "book_views", recorded=False)
+_make_view = fast_constructor(BookView)
 
 __all__ = ["BookView", "OrderBook"]

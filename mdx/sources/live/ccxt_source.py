@@ -56,7 +56,6 @@ import asyncio
 import difflib
 import logging
 import math
-import operator
 import random
 import time
 import traceback
@@ -85,7 +84,17 @@ from ...errors import (
     SourceUnavailable,
     UnknownSymbol,
 )
-from ...events import Bar, BookSnapshot, Event, Level, Quote, Trade
+from ...events import (
+    Bar,
+    BookSnapshot,
+    Event,
+    Level,
+    Levels,
+    Quote,
+    Trade,
+    checked_levels,
+    fast_constructor,
+)
 from ...market.timeframes import timeframe_ns
 from ...market.trades import RecentTradeIds
 from ...stats import Rejections
@@ -105,6 +114,8 @@ from .pumps import (
 )
 from .sequence import SEQUENCE_GUARDS
 
+_make_snapshot = fast_constructor(BookSnapshot)  # a live book is a snapshot per frame
+_make_quote = fast_constructor(Quote)
 log = logging.getLogger("mdx.sources.live.ccxt_source")
 
 T = TypeVar("T")
@@ -120,7 +131,6 @@ NATIVE_KLINES = frozenset({"binance"})  # exchanges whose spot klines carry quot
 KLINES_MAX = 1000  # Binance's largest kline page
 TRADES_LIMIT = 50_000  # trades ccxt keeps per symbol between two reads of a watcher
 INF = math.inf
-_PAIR = operator.itemgetter(0, 1)
 MARKETS_TTL_S = 3600.0  # how long cached markets serve (listings change rarely)
 HISTORY_ERROR = "HistoryError"  # the rejections reason of history left out (the session's name for it too)
 
@@ -416,6 +426,10 @@ class LiveSource:
                     tasks.append(asyncio.create_task(self._watchdog(exchange, self.stall_timeout)))
                 while True:
                     item = await queue.get()
+                    if type(item) is list:  # a pump's events of one watch, in order
+                        for event in item:
+                            yield event
+                        continue
                     if isinstance(item, _Failure):
                         failure = item.error
                         break
@@ -677,8 +691,6 @@ class LiveSource:
         as long as its ``Retry-After``); fatal ones raise MdxError. ``give_up_after``: retries before
         ``SourceUnavailable`` (besides ``max_attempts``)."""
         attempt = 0
-        limits = [n for n in (self.max_attempts, give_up_after) if n is not None]
-        limit = min(limits) if limits else None
         while True:
             # fatal errors are raised after the except blocks: raising inside one would chain the ccxt
             # error (unredacted) as __context__, which `from None` only hides from tracebacks
@@ -696,6 +708,8 @@ class LiveSource:
             if verdict.fatal is not None:
                 raise verdict.fatal
             attempt += 1
+            limits = [n for n in (self.max_attempts, give_up_after) if n is not None]
+            limit = min(limits) if limits else None
             if limit is not None and attempt > limit:
                 gave_up = ExchangeUnreachable if verdict.slow else SourceUnavailable
                 raise gave_up(f"{verdict.reason} (gave up after {limit} retries)")
@@ -757,6 +771,11 @@ class LiveSource:
             self, key, clock, websocket=self.websocket and bool(exchange.has.get("watchTrades"))
         )
         last: Trade | None = None
+        name, what = self.exchange, f"watch_trades {symbol}"
+
+        def watch() -> Awaitable[Any]:
+            return exchange.watch_trades(symbol, None, None, {})
+
         while True:
             if polling.active or (self.modes[key] == "polling" and not self.websocket):
                 since = last.ts_event // 1_000_000 if last is not None else None
@@ -768,30 +787,28 @@ class LiveSource:
                 await polling.wait()
                 continue
             polling.stop()
-            raw = await watch_or_poll(
-                self, polling, f"watch_trades {symbol}", clock, rejections,
-                lambda: exchange.watch_trades(symbol, None, None, {}),
-            )  # fmt: skip
+            raw = await watch_or_poll(self, polling, what, clock, rejections, watch)
             if raw is None:
                 continue
             ts_recv = clock.now_ns()
             trades = []
             for item in raw:
                 try:
-                    trade = self._trade(symbol, item, ts_recv)
+                    trade = ccxt_trade(name, symbol, item, ts_recv)
                     seen.check(trade)
                 except DataError as error:
                     rejections.add(error)
                     continue
                 trades.append(trade)
-            if trades and last is not None and self._attempts.get(key):  # a reconnect: what came between?
+            if not trades:
+                continue
+            if last is not None and self._attempts.get(key):  # a reconnect: what came between?
                 gap = await fill_gap(
                     self, exchange, symbol, last, trades[0].ts_event, seen, clock, rejections, key
                 )
                 trades = gap + trades
-            for trade in trades:
-                await queue.put(trade)
-            last = trades[-1] if trades else last
+            await queue.put(trades)  # one queue item per watch: stream() yields each trade
+            last = trades[-1]
 
     def _trade(self, symbol: str, raw: Mapping[str, Any], ts_recv: int) -> Trade:
         return ccxt_trade(self.exchange, symbol, raw, ts_recv)
@@ -806,6 +823,11 @@ class LiveSource:
         polling = Polling(
             self, key, clock, websocket=self.websocket and bool(exchange.has.get("watchOrderBook"))
         )
+        name, what = self.exchange, f"watch_order_book {symbol}"
+
+        def watch() -> Awaitable[Any]:
+            return exchange.watch_order_book(symbol, self.book_limit, {})
+
         while True:
             if polling.active or (self.modes[key] == "polling" and not self.websocket):
                 snapshot = await poll_book(self, exchange, symbol, clock, rejections, key)
@@ -816,46 +838,44 @@ class LiveSource:
                 await polling.wait()
                 continue
             polling.stop()
-            book = await watch_or_poll(
-                self, polling, f"watch_order_book {symbol}", clock, rejections,
-                lambda: exchange.watch_order_book(symbol, self.book_limit, {}),
-            )  # fmt: skip
+            book = await watch_or_poll(self, polling, what, clock, rejections, watch)
             if book is None:
                 continue
             ts_recv = clock.now_ns()
             nonce = book.get("nonce")
             seq = int(nonce) if isinstance(nonce, int) else 0
             # copy the levels now: ccxt mutates this book in place on the next frame
-            bids, bad_bids = self._levels(book.get("bids") or ())
-            asks, bad_asks = self._levels(book.get("asks") or ())
+            bids, bad_bids = self._levels(book.get("bids") or (), descending=True)
+            asks, bad_asks = self._levels(book.get("asks") or (), descending=False)
             if nonce is not None and seq == last_seq and (bids, asks) == last_levels:
                 continue  # the same book again (e.g. a resync to the same update id)
             last_levels = (bids, asks)
             if bad_bids or bad_asks:
                 rejections.add(
                     InvalidValue(
-                        f"{self.exchange} book {symbol} at update {seq}: dropped {bad_bids} bid and "
+                        f"{name} book {symbol} at update {seq}: dropped {bad_bids} bid and "
                         f"{bad_asks} ask levels with a missing, NaN, infinite or non-positive price or amount"
                     )
                 )
             timestamp = book.get("timestamp")
-            ts_event = timestamp * 1_000_000 if isinstance(timestamp, int) and timestamp > 0 else ts_recv
+            ts_event = timestamp * 1_000_000 if type(timestamp) is int and timestamp > 0 else ts_recv
             last_seq = seq
-            await queue.put(BookSnapshot(self.exchange, symbol, ts_event, ts_recv, seq, bids, asks))
+            events: list[Event] = [_make_snapshot(name, symbol, ts_event, ts_recv, seq, bids, asks)]
             if bids and asks:
                 top = (bids[0][0], bids[0][1], asks[0][0], asks[0][1])
                 if top != last_top:
                     last_top = top
-                    await queue.put(Quote(self.exchange, symbol, ts_event, ts_recv, seq, *top))
+                    events.append(_make_quote(name, symbol, ts_event, ts_recv, seq, *top))
+            await queue.put(events)  # one queue item per watch: stream() yields each event
 
-    def _levels(self, side: Any) -> tuple[tuple[Level, ...], int]:
-        """The best ``depth`` valid levels of a ccxt book side, and how many invalid ones were skipped."""
-        try:  # the usual case, fast: float pairs, all valid (ccxt parses numbers to floats)
-            top = tuple(map(_PAIR, side[: self.depth]))
-            if all(type(p) is float and type(a) is float and 0.0 < p < INF and 0.0 < a < INF for p, a in top):
-                return top, 0
-        except (TypeError, IndexError, KeyError):
-            pass
+    def _levels(self, side: Any, *, descending: bool) -> tuple[Levels, int]:
+        """The best ``depth`` valid levels of a ccxt book side (bids ``descending``), and how many invalid
+        ones were skipped; ``CheckedLevels`` when they are in order (ccxt keeps its sides sorted)."""
+        top = None
+        if isinstance(side, list | tuple):
+            top = checked_levels(side[: self.depth], descending=descending)
+        if top is not None:  # the usual case: ccxt parses numbers to floats
+            return top, 0
         levels: list[Level] = []
         bad = 0
         for level in side:
@@ -868,8 +888,8 @@ class LiveSource:
             if price is None or amount is None or price <= 0 or amount <= 0:
                 bad += 1
                 continue
-            levels.append((price, amount))
-        return tuple(levels), bad
+            levels.append((float(price), float(amount)))
+        return checked_levels(levels, descending=descending) or tuple(levels), bad
 
     async def _watchdog(self, exchange: Any, stall_timeout: float) -> None:
         """Fail connections that received no frame for ``stall_timeout`` s through ccxt's own error path,

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ...errors import DataError, InvalidValue, MalformedFrame
-from ...events import Bar, Trade
+from ...events import Bar, Trade, fast_constructor
 from ...market.trades import valid_trade
 from ...stats import Rejections
 
@@ -174,23 +174,28 @@ def ccxt_trade(exchange: str, symbol: str, raw: Any, ts_recv: int, *, need_id: b
     ``MalformedFrame`` / ``InvalidValue`` for what cannot be one (``need_id``: a trade without an id too)."""
     if not isinstance(raw, Mapping):
         raise MalformedFrame(f"{exchange} trade on {symbol}: not a trade: {raw!r}"[:300])
-    trade_id = "" if raw.get("id") is None else str(raw.get("id"))
+    raw_id = raw.get("id")
+    trade_id = "" if raw_id is None else raw_id if type(raw_id) is str else str(raw_id)
     timestamp = raw.get("timestamp")
-    if not isinstance(timestamp, int) or isinstance(timestamp, bool) or timestamp <= 0:
+    if type(timestamp) is not int or timestamp <= 0:
         raise MalformedFrame(f"{exchange} trade {trade_id} on {symbol}: bad timestamp {timestamp!r}")
     if need_id and not trade_id:
         raise MalformedFrame(f"{exchange} trade on {symbol} at {timestamp}: no id")
-    price, amount = finite_number(raw.get("price")), finite_number(raw.get("amount"))
+    price, amount = raw.get("price"), raw.get("amount")
+    if type(price) is not float or type(amount) is not float:  # ccxt parses to floats: others are rare
+        price, amount = finite_number(price), finite_number(amount)
     if price is None or amount is None or not valid_trade(price, amount):
         raise InvalidValue(
             f"{exchange} trade {trade_id} on {symbol}: "
             f"price {raw.get('price')!r} amount {raw.get('amount')!r}"
         )
     side = raw.get("side")
-    return Trade(
+    return _make_trade(
         exchange, symbol, timestamp * 1_000_000, ts_recv, trade_id, price, amount,
-        side if side in ("buy", "sell") else "",
+        side if side == "buy" or side == "sell" else "",
     )  # fmt: skip
 
+
+_make_trade = fast_constructor(Trade)
 
 __all__ = ["ccxt_trade", "closed_bars", "finite_number", "kline_bar", "ohlcv_bar"]

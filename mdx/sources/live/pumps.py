@@ -183,8 +183,8 @@ async def poll_book(
         lambda: source.cached(f"book:{symbol}", fetch, source.poll_s["book"] / 2),
     )  # fmt: skip
     ts_recv = clock.now_ns()
-    bids, _ = source._levels(book.get("bids") or ())
-    asks, _ = source._levels(book.get("asks") or ())
+    bids, _ = source._levels(book.get("bids") or (), descending=True)
+    asks, _ = source._levels(book.get("asks") or (), descending=False)
     nonce = book.get("nonce")
     timestamp = book.get("timestamp")
     ts_event = timestamp * 1_000_000 if isinstance(timestamp, int) and timestamp > 0 else ts_recv
