@@ -302,9 +302,9 @@ def _add_import_export(commands: Any) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .store import Store, import_csv
+    from .store import import_csv
 
-    with Store(args.db) as store:
+    with _open_store(args.db) as store:
         report = import_csv(
             store,
             args.file,
@@ -319,9 +319,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .store import Store, export
+    from .store import export
 
-    with Store(args.db) as store:
+    with _open_store(args.db) as store:
         report = export(
             store,
             symbol=args.symbol,
