@@ -26,12 +26,12 @@ Where the time goes (µs per frame, tight loops on the same frames, no network, 
   ccxt decode + parse    orjson.loads + the ccxt.pro binance client's ``handle_message`` (its parser, its
                          book and trade caches): what ccxt does for every frame it receives
   mdx pumps              LiveSource's trade and book pumps (``_pump_trades`` / ``_pump_book``: retry
-                         wrapper, ``_trade`` / ``_levels`` normalization, BookSnapshot + Quote building,
+                         wrapper, ``trade_of`` / ``book_levels`` normalization, BookSnapshot + Quote building,
                          queue) fed by a stand-in exchange that runs ccxt on the next frame (timed apart)
   mdx Session.process    every event the pumps made, taken off their queue as it comes, through a
                          Session's consumers, cache and hub (trades first, then books: pump by pump)
-  the book path's parts  ``_levels`` (both sides), ``OrderBook.apply`` of a snapshot (of levels the source
-                         checked, and of plain tuples), ``OrderBook.view``, timed on ccxt's last book
+  the book path's parts  ``book_levels`` (both sides), ``OrderBook.apply`` of a snapshot (of levels the
+                         source checked, and of plain tuples), ``OrderBook.view``, timed on ccxt's last book
   mdx hot spots          the mdx functions with the most exclusive time in a cProfile of the tight loops
 Then a cProfile of one live Session run: exclusive time grouped by package (a builtin is charged to the
 package calling it), per frame. Profiling slows everything down; read its shares, not its µs.
@@ -548,7 +548,7 @@ def book_costs(bids: list[list[float]], asks: list[list[float]]) -> list[tuple[s
     from mdx.market.book import OrderBook
 
     source = LiveSource("binance", [SYMBOL])
-    levels = source._levels
+    levels = source.book_levels
     (bid_levels, _), (ask_levels, _) = levels(bids, descending=True), levels(asks, descending=False)
     snapshot = BookSnapshot("binance", SYMBOL, 1, 1, 1, bid_levels, ask_levels)
     plain = BookSnapshot("binance", SYMBOL, 1, 1, 1, tuple(bid_levels), tuple(ask_levels))
@@ -566,7 +566,7 @@ def book_costs(bids: list[list[float]], asks: list[list[float]]) -> list[tuple[s
 
     return [
         (
-            f"LiveSource._levels, both sides (depth {source.depth})",
+            f"LiveSource.book_levels, both sides (depth {source.depth})",
             us(lambda: (levels(bids, descending=True), levels(asks, descending=False))),
         ),
         ("OrderBook.apply(BookSnapshot), levels the source checked", us(lambda: scratch.apply(snapshot))),

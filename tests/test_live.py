@@ -225,11 +225,12 @@ def test_book_sides_are_checked_once_at_the_source() -> None:
     check."""
     source = LiveSource("binance", [SYMBOL], depth=3)
     side = [[100.0, 1.0], [99.0, 2.0], [98.0, 3.0], [97.0, 4.0]]
-    top, bad = source._levels(side, descending=True)
+    top, bad = source.book_levels(side, descending=True)
     assert type(top) is CheckedLevels and top == ((100.0, 1.0), (99.0, 2.0), (98.0, 3.0)) and bad == 0
-    top, bad = source._levels([[100.0, float("nan")], [99.0, 2.0], ["x", 1.0], [98.0, 3.0]], descending=True)
+    with_bad = [[100.0, float("nan")], [99.0, 2.0], ["x", 1.0], [98.0, 3.0]]
+    top, bad = source.book_levels(with_bad, descending=True)
     assert type(top) is CheckedLevels and top == ((99.0, 2.0), (98.0, 3.0)) and bad == 2
-    top, bad = source._levels([[100.0, 1.0], [99.0, 2.0]], descending=False)  # asks must rise
+    top, bad = source.book_levels([[100.0, 1.0], [99.0, 2.0]], descending=False)  # asks must rise
     assert type(top) is tuple and top == ((100.0, 1.0), (99.0, 2.0)) and bad == 0
     book = OrderBook("binance", SYMBOL)  # the book orders a plain side itself, and its views follow it
     book.apply(BookSnapshot("binance", SYMBOL, 1, 1, 1, ((98.0, 1.0),), top))

@@ -410,7 +410,7 @@ class LiveSource:
             tasks: list[asyncio.Task[None]] = []
             try:
                 self._reuse_markets(exchange)
-                await self._retrying(
+                await self.retrying(
                     "markets", "load markets", clock, rejections, self._markets_loader(exchange)
                 )
                 for symbol in self._listed_symbols(exchange, rejections):
@@ -678,7 +678,7 @@ class LiveSource:
             failure = self._unexpected("watcher failed", error)  # traceback logged, redacted; not chained
         await queue.put(_Failure(_detached(failure)))
 
-    async def _retrying(
+    async def retrying(
         self,
         key: str,
         what: str,
@@ -810,7 +810,8 @@ class LiveSource:
             await queue.put(trades)  # one queue item per watch: stream() yields each trade
             last = trades[-1]
 
-    def _trade(self, symbol: str, raw: Mapping[str, Any], ts_recv: int) -> Trade:
+    def trade_of(self, symbol: str, raw: Mapping[str, Any], ts_recv: int) -> Trade:
+        """A ccxt trade of ``symbol`` as a ``Trade`` (``ccxt_trade``): for the pumps in ``pumps.py``."""
         return ccxt_trade(self.exchange, symbol, raw, ts_recv)
 
     async def _pump_book(
@@ -845,8 +846,8 @@ class LiveSource:
             nonce = book.get("nonce")
             seq = int(nonce) if isinstance(nonce, int) else 0
             # copy the levels now: ccxt mutates this book in place on the next frame
-            bids, bad_bids = self._levels(book.get("bids") or (), descending=True)
-            asks, bad_asks = self._levels(book.get("asks") or (), descending=False)
+            bids, bad_bids = self.book_levels(book.get("bids") or (), descending=True)
+            asks, bad_asks = self.book_levels(book.get("asks") or (), descending=False)
             if nonce is not None and seq == last_seq and (bids, asks) == last_levels:
                 continue  # the same book again (e.g. a resync to the same update id)
             last_levels = (bids, asks)
@@ -868,7 +869,7 @@ class LiveSource:
                     events.append(_make_quote(name, symbol, ts_event, ts_recv, seq, *top))
             await queue.put(events)  # one queue item per watch: stream() yields each event
 
-    def _levels(self, side: Any, *, descending: bool) -> tuple[Levels, int]:
+    def book_levels(self, side: Any, *, descending: bool) -> tuple[Levels, int]:
         """The best ``depth`` valid levels of a ccxt book side (bids ``descending``), and how many invalid
         ones were skipped; ``CheckedLevels`` when they are in order (ccxt keeps its sides sorted)."""
         top = None

@@ -4,7 +4,7 @@ REST polling (for exchanges or channels without a websocket, and for trades and 
 fill after a reconnect.
 
 Polling runs within ccxt's rate limiter (``enableRateLimit``); an HTTP 429 / 418 waits at least the
-``Retry-After`` the exchange asked for (``LiveSource._retrying``). Each stream's mode ("websocket" or
+``Retry-After`` the exchange asked for (``LiveSource.retrying``). Each stream's mode ("websocket" or
 "polling") is kept in ``LiveSource.modes`` and said in the status when it changes.
 
 Trade continuity: after a websocket reconnect, the trades since the last one seen are fetched over REST
@@ -84,7 +84,7 @@ async def watch_or_poll(
     a row (polling then starts for ``websocket_retry_s``)."""
     limit = source.ws_failures_before_polling
     try:
-        return await source._retrying(polling.key, what, clock, rejections, watch, give_up_after=limit)
+        return await source.retrying(polling.key, what, clock, rejections, watch, give_up_after=limit)
     except SourceUnavailable as error:
         if limit is None or (source.max_attempts is not None and source.max_attempts <= limit):
             raise  # max_attempts says when to give up altogether
@@ -103,14 +103,14 @@ async def poll_trades(
 ) -> list[Trade]:
     """One ``fetch_trades`` page since ``since_ms`` (ms; None: the latest ones), normalized; bad ones
     counted."""
-    raw = await source._retrying(
+    raw = await source.retrying(
         key, f"fetch_trades {symbol}", clock, rejections, lambda: exchange.fetch_trades(symbol, since_ms)
     )
     ts_recv = clock.now_ns()
     trades: list[Trade] = []
     for item in raw or ():
         try:
-            trades.append(source._trade(symbol, item, ts_recv))
+            trades.append(source.trade_of(symbol, item, ts_recv))
         except DataError as error:
             rejections.add(error)
     trades.sort(key=lambda t: t.ts_event)
@@ -178,13 +178,13 @@ async def poll_book(
     def fetch() -> Awaitable[Any]:
         return exchange.fetch_order_book(symbol, source.book_limit)
 
-    book = await source._retrying(
+    book = await source.retrying(
         key, f"fetch_order_book {symbol}", clock, rejections,
         lambda: source.cached(f"book:{symbol}", fetch, source.poll_s["book"] / 2),
     )  # fmt: skip
     ts_recv = clock.now_ns()
-    bids, _ = source._levels(book.get("bids") or (), descending=True)
-    asks, _ = source._levels(book.get("asks") or (), descending=False)
+    bids, _ = source.book_levels(book.get("bids") or (), descending=True)
+    asks, _ = source.book_levels(book.get("asks") or (), descending=False)
     nonce = book.get("nonce")
     timestamp = book.get("timestamp")
     ts_event = timestamp * 1_000_000 if isinstance(timestamp, int) and timestamp > 0 else ts_recv
@@ -239,7 +239,7 @@ async def pump_channel(
     while True:
         what = {"watch": f"watch {key}", "ticker": f"watch_ticker {symbol}"}.get(mode, f"fetch {key}")
         try:
-            raw = await source._retrying(key, what, clock, rejections, call)
+            raw = await source.retrying(key, what, clock, rejections, call)
         except SourceUnavailable:
             raise
         except MdxError as error:  # refused for good: this channel only
