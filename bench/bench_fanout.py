@@ -63,18 +63,47 @@ class WallStamped:
 
 
 class Latency(Consumer):
+    """``now - ts_recv`` of every source event after the warm-up, and the CPU spent from then on."""
+
     takes = (Trade, BookSnapshot, BookDelta, Quote)
 
     def __init__(self) -> None:
         self.samples: list[int] = []
+        self.at: list[int] = []  # when each sample was taken (wall ns)
+        self.cpu: list[int] = []
+        self.reads: list[int] = []
+        self.source = None
         self.after = 0  # WARMUP_S after the first event
+        self.cpu_from = 0.0  # the process's CPU time when the warm-up ended
 
     def on_event(self, event: Any) -> None:
         now = time.time_ns()
         if not self.after:
             self.after = now + int(WARMUP_S * 1e9)
         elif now >= self.after:
+            if not self.samples:
+                self.cpu_from = cpu_s()
             self.samples.append(now - event.ts_recv)
+            self.at.append(now)
+            self.cpu.append(time.process_time_ns())
+            self.reads.append(getattr(self.source, 'reads', 0))
+
+
+class GcPauses:
+    """The time of each garbage collection of the process (``gc.callbacks``), by generation."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.pauses: list[tuple[int, float]] = []
+        self._started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], (time.perf_counter() - self._started) * 1e3))
 
 
 def cpu_s() -> float:
@@ -107,6 +136,7 @@ def work_session(kind: str, url: str, seconds: float, out: Path) -> None:
     from mdx.session import Session
 
     latency = Latency()
+    gcs = GcPauses()
     if kind == "redis":
         from mdx.sources.redis import RedisSource
 
@@ -115,16 +145,32 @@ def work_session(kind: str, url: str, seconds: float, out: Path) -> None:
         from mdx.sources.sim.simulator import Simulator
 
         source = Simulator(SYMBOLS, seed=7, history="1h")
+    latency.source = source
     session = Session(source, timeframes=TIMEFRAMES, consumers=[latency])
     session.start()
     time.sleep(seconds)
     rss, cpu = rss_mb(), cpu_s()
+    steady_cpu = cpu - latency.cpu_from if latency.samples else 0.0
     session.stop()
     samples = np.array(latency.samples, dtype=np.int64)
     np.save(out.with_suffix(".npy"), samples)
+    np.save(out.with_suffix(".at.npy"), np.array(latency.at, dtype=np.int64))
+    np.save(out.with_suffix(".cpu.npy"), np.array(latency.cpu, dtype=np.int64))
+    np.save(out.with_suffix(".reads.npy"), np.array(latency.reads, dtype=np.int64))
     out.write_text(
         json.dumps(
-            {"events": session.events_processed, "rss_mb": rss, "state": session.status.state, "cpu_s": cpu}
+            {
+                "events": session.events_processed,
+                "rss_mb": rss,
+                "state": session.status.state,
+                "cpu_s": cpu,
+                "steady_cpu_s": steady_cpu,
+                "steady_events": len(latency.samples),
+                "reads": getattr(source, "reads", 0),
+                "entries": getattr(source, "entries", 0),
+                "gc_full_ms": [ms for gen, ms in gcs.pauses if gen == 2],
+                "gc_young_ms": sum(ms for gen, ms in gcs.pauses if gen < 2),
+            }
         )
     )
 
@@ -163,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from tests.redis_server import RedisServer, redis_binary
 
     folder = Path(tempfile.mkdtemp(prefix="mdx-fanout-"))
+    print(f"worker files in {folder}")
     server = RedisServer(redis_binary(), folder)
     server.start()
     n, seconds = args.consumers, args.seconds
@@ -206,6 +253,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"CPU: collector {col['cpu_s']:.1f} s, consumers {sum(r['cpu_s'] for r in reports):.1f} s, "
         f"own simulators {sum(r['cpu_s'] for r in sims):.1f} s (over {seconds:g} s each; 2 cores shared)"
+    )
+    steady = sum(r["steady_cpu_s"] for r in reports) / max(sum(r["steady_events"] for r in reports), 1)
+    reads = sum(r["reads"] for r in reports)
+    full = [ms for r in reports for ms in r["gc_full_ms"]]
+    print(
+        f"consumer CPU after the warm-up: {steady * 1e6:.1f} µs per event; "
+        f"{sum(r['entries'] for r in reports) / max(reads, 1):.1f} entries per read; "
+        f"full GCs: {len(full)}, longest {max(full, default=0):.1f} ms; "
+        f"young GCs {sum(r['gc_young_ms'] for r in reports) / n:.0f} ms per consumer"
     )
     redis_rss = [r["rss_mb"] for r in reports]
     own_rss = [r["rss_mb"] for r in sims]

@@ -121,7 +121,8 @@ class BookKeeper(Consumer):
 
 class BarMaker(Consumer):
     """Bars of every timeframe for every symbol, by event time: emits each closed bar (gap-filled empty
-    bars included), then the open bar after every trade.
+    bars included), then the open bar after every trade (after every batch of trades while the session
+    holds open bars: ``hold_open_bars``).
 
     ``max_gap``: see ``mdx.market.bars`` (time jumps). Late trades and time jumps are counted per builder
     (so per timeframe) in ``rejections`` (reasons ``LateTrade`` and ``TimeJump``) without rejecting the
@@ -152,21 +153,42 @@ class BarMaker(Consumer):
         self.rejections = rejections if rejections is not None else Rejections()
         self.builders: dict[Slot, BarBuilder] = {}
         self._follows: dict[Slot, Bar] = {}  # the last history bar of a slot, until its first trade
+        self._held: dict[Slot, BarBuilder] | None = None  # open bars updated while held (hold_open_bars)
 
     def on_event(self, trade: Trade) -> None:
         emit = self.emit
+        held = self._held
         key = (trade.exchange, trade.symbol)
         for tf in self.timeframes:
-            builder = self.builders.get((key, tf))
+            slot = (key, tf)
+            builder = self.builders.get(slot)
             if builder is None:
-                builder = self._first_builder((key, tf), trade)
+                builder = self._first_builder(slot, trade)
                 if builder is None:
                     continue
             for bar in builder.update(trade):
                 emit(bar)
+            if held is not None:
+                held[slot] = builder
+                continue
             current = builder.current
             if current is not None:
                 emit(current)
+
+    def hold_open_bars(self) -> None:
+        """Until ``release_open_bars``, a trade updates its open bars without emitting them (closed bars
+        are emitted as they close): the session holds them over a batch of trades (one read of a
+        ``BatchSource``), so a sweep of 500 trades makes one open bar per timeframe, not 500."""
+        if self._held is None:
+            self._held = {}
+
+    def release_open_bars(self) -> None:
+        """Emit the open bar of every (symbol, timeframe) a trade updated since ``hold_open_bars``."""
+        held, self._held = self._held, None
+        for builder in (held or {}).values():
+            current = builder.current
+            if current is not None:
+                self.emit(current)
 
     def _first_builder(self, slot: Slot, trade: Trade) -> BarBuilder | None:
         """The builder of a slot's first trade. After history it first emits the empty bars between the
@@ -212,6 +234,7 @@ class BarMaker(Consumer):
         return True
 
     def close(self) -> None:
+        self.release_open_bars()
         for builder in self.builders.values():
             builder.flush()
 

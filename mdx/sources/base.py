@@ -42,6 +42,22 @@ class OfflineSource(Source, Protocol):
 
 
 @runtime_checkable
+class BatchSource(Source, Protocol):
+    """A live source that can hand its events over a read at a time (optional).
+
+    ``batches`` yields lists of events, each what one read brought (a Redis ``XREAD``, an exchange
+    message), in order; ``stream`` yields the same events one by one. The session takes a batch in one
+    go: one step of the stream per read, not per event, and one open bar per timeframe and symbol per
+    batch (``BarMaker.hold_open_bars``), not one per trade. A sweep of hundreds of trades arriving
+    together then costs each of twenty dashboard kernels a few ms, not tens.
+    """
+
+    def batches(self, clock: Clock, rejections: Rejections) -> AsyncIterator[list[Event]]:
+        """Lists of events as they arrive, one per read."""
+        ...
+
+
+@runtime_checkable
 class HistorySource(Protocol):
     """A source that can give the bars before its stream (optional; any source may add it).
 
@@ -100,4 +116,4 @@ def open_stream(
     return source.stream(clock, rejections)
 
 
-__all__ = ["HistorySource", "OfflineSource", "Source", "open_stream", "paced"]
+__all__ = ["BatchSource", "HistorySource", "OfflineSource", "Source", "open_stream", "paced"]

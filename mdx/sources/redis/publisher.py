@@ -308,7 +308,8 @@ class RedisPublisher(Consumer):
             unknown = list(dict.fromkeys(s for s, _, _, view in items if not view and s not in self._floors))
             if unknown:
                 self._floors.update(await top_ids(client, unknown))
-            pipe = client.pipeline(transaction=False)
+            # MULTI/EXEC: a reader blocked on the streams wakes once for the round, not at its first entry
+            pipe = client.pipeline(transaction=True)
             written: list[tuple[str, EntryId, bytes]] = []
             for stream, entry_id, payload, view in items:
                 if view:

@@ -24,6 +24,7 @@ URL's password never shows: the source's ``name`` and every reason use ``redact_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -39,6 +40,7 @@ from ...io.recording import decode
 from ...stats import Rejections
 from .connection import CONNECTION_ERRORS, Redactor, check_url, connect, describe
 from .keys import CHANNEL_NAMES, COLLECTOR_KEY, ENTRY_FIELD, MARKETS_KEY, bars_key, book_key, stream_key
+from .wire import Wire
 
 log = logging.getLogger("mdx.sources.redis")
 
@@ -48,6 +50,7 @@ STARTS = ("latest", "first")
 FIRST_ID = "0-0"
 _FAILED: Any = object()  # what a guarded call gives back when Redis was away
 EXCHANGE_LOOKUP_S = 0.5  # the timeout of the lazy, synchronous lookup of ``exchange``
+_FIELD = ENTRY_FIELD.encode()
 
 
 class RedisSource:
@@ -91,6 +94,8 @@ class RedisSource:
         self._lookup_after = 0.0
         self._attempt = 0
         self._discovered_at = 0.0
+        self.reads = 0  # reads that brought entries
+        self.entries = 0  # entries read
 
     def __repr__(self) -> str:
         return f"RedisSource({self.name!r}, {self.symbols!r}, start={self.start!r})"
@@ -162,34 +167,50 @@ class RedisSource:
 
     async def stream(self, clock: Clock, rejections: Rejections) -> AsyncIterator[Event]:
         """The collector's events as they are published, from the latest values on (or the first)."""
-        client = connect(self.url, socket_timeout=self.block_ms / 1000 + 10)
+        batches = self.batches(clock, rejections)
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                for event in batch:
+                    yield event
+
+    async def batches(self, clock: Clock, rejections: Rejections) -> AsyncIterator[list[Event]]:
+        """The events of ``stream``, a read at a time (``BatchSource``)."""
         self._attempt = 0
         self._report("connecting")
+        wire: Wire | None = None
         try:
             while True:
                 _raise_if_cancelled()
-                if len(self.markets) < len(self.symbols) and time.monotonic() >= self._discovered_at:
-                    joined = await self._guarded(self._discover(client, rejections), clock)
-                    if joined is _FAILED:
+                if wire is None:
+                    wire = await self._guarded(Wire.open(self.url), clock)
+                    if wire is _FAILED:
+                        wire = None
                         continue
-                    for event in joined:
-                        yield event
+                if len(self.markets) < len(self.symbols) and time.monotonic() >= self._discovered_at:
+                    joined = await self._guarded(self._discover(wire, rejections), clock)
+                    if joined is _FAILED:
+                        wire = None
+                        continue
+                    if joined:
+                        yield joined
                 if not self.offsets:
                     if self.state != "connecting" or self._attempt:
                         self._report("connecting", f"waiting for a collector to publish on {self.name}")
                         self._attempt = 0
                     await asyncio.sleep(self.block_ms / 1000)
                     continue
-                reply = await self._guarded(client.xread(self.offsets, self.count, self.block_ms), clock)
+                reply = await self._guarded(self._read(wire), clock)
                 if reply is _FAILED:
+                    wire = None
                     continue
                 if self._attempt:  # Redis answered again
                     log.warning("redis %s is back after %d retries", self.name, self._attempt)
                     self._attempt = 0
                     self._report("connected")
                 if not reply:  # a quiet spell: is anyone publishing?
-                    alive = await self._guarded(client.exists(COLLECTOR_KEY), clock)
+                    alive = await self._guarded(wire.call("EXISTS", COLLECTOR_KEY), clock)
                     if alive is _FAILED:
+                        wire = None
                         continue
                     if not alive and self.state != "stale":
                         self._report(
@@ -200,43 +221,69 @@ class RedisSource:
                     continue
                 if self.state != "connected":
                     self._report("connected")
-                for stream, entries in reply or ():
-                    name = stream.decode()
-                    for entry_id, fields in entries:
-                        self.offsets[name] = entry_id.decode()
-                        event = _decode(fields, rejections)
-                        if event is not None:
-                            yield event
+                self.reads += 1
+                yield self._events(reply, rejections)
         finally:
-            await client.aclose()
+            if wire is not None:
+                await wire.close()
 
-    async def _discover(self, client: Any, rejections: Rejections) -> list[Event]:
+    def _events(self, reply: list[Any], rejections: Rejections) -> list[Event]:
+        """The events of an ``XREAD`` reply, stream after stream; ``offsets`` move past its entries."""
+        events: list[Event] = []
+        append = events.append
+        for stream, entries in reply:
+            for _, fields in entries:
+                event = _decode(fields, rejections)
+                if event is not None:
+                    append(event)
+            self.offsets[stream.decode()] = entries[-1][0].decode()
+            self.entries += len(entries)
+        return events
+
+    async def _read(self, wire: Wire) -> list[Any] | None:
+        """The entries after ``offsets``, waiting up to ``block_ms`` for the first. Two commands in one
+        write: a blocking ``XREAD COUNT 1`` that returns as soon as anything is there, then (Redis runs
+        it only after the first returned) a ``XREAD`` of everything the streams then hold — a whole
+        publisher flush in one round trip, not its first entry."""
+        streams = list(self.offsets)
+        ids = [self.offsets[s] for s in streams]
+        first, everything = await wire.pipeline(
+            [
+                ("XREAD", "COUNT", 1, "BLOCK", self.block_ms, "STREAMS", *streams, *ids),
+                ("XREAD", "COUNT", self.count, "STREAMS", *streams, *ids),
+            ],
+            timeout_s=self.block_ms / 1000 + 10,
+        )
+        return everything or first  # type: ignore[no-any-return]
+
+    async def _discover(self, wire: Wire, rejections: Rejections) -> list[Event]:
         """Join the wanted markets the collector publishes that are not read yet: their latest values
         (``start="latest"``) and where each stream is to be read from. Returns the latest values."""
         self._discovered_at = time.monotonic() + 1.0
-        members = await client.smembers(MARKETS_KEY)
+        members = await wire.call("SMEMBERS", MARKETS_KEY)
         joined: list[Event] = []
         for market in self._wanted(members):
             if market in self.markets:
                 continue
-            offsets, events = await self._join(client, market, rejections)
+            offsets, events = await self._join(wire, market, rejections)
             self.offsets.update(offsets)
             self.markets.append(market)
             joined += events
         return joined
 
     async def _join(
-        self, client: Any, market: tuple[str, str], rejections: Rejections
+        self, wire: Wire, market: tuple[str, str], rejections: Rejections
     ) -> tuple[dict[str, str], list[Event]]:
         streams = {channel: stream_key(*market, channel) for channel in CHANNEL_NAMES}
         offsets = dict.fromkeys(streams.values(), FIRST_ID)
         if self.start == "first":
             return offsets, []
-        pipe = client.pipeline(transaction=False)
-        pipe.get(book_key(*market))
-        for channel in ("trades", "quotes"):
-            pipe.xrevrange(streams[channel], count=1)
-        view, *lasts = await pipe.execute()
+        view, *lasts = await wire.pipeline(
+            [
+                ("GET", book_key(*market)),
+                *(("XREVRANGE", streams[channel], "+", "-", "COUNT", 1) for channel in ("trades", "quotes")),
+            ]
+        )
         events: list[Event] = []
         if view is not None:
             try:
@@ -284,7 +331,7 @@ class RedisSource:
         bars: list[Bar] = []
         for payloads in replies:
             for payload in payloads:
-                bar = _decode({ENTRY_FIELD.encode(): payload}, rejections)
+                bar = _decode([_FIELD, payload], rejections)
                 if isinstance(bar, Bar) and bar.closed and (since is None or bar.ts_event >= since):
                     bars.append(bar)
         return bars
@@ -298,11 +345,16 @@ def _raise_if_cancelled() -> None:
         raise asyncio.CancelledError
 
 
-def _decode(fields: dict[bytes, bytes], rejections: Rejections) -> Event | None:
-    payload = fields.get(ENTRY_FIELD.encode())
-    if payload is None:
-        rejections.add("MalformedFrame", f"stream entry without the field {ENTRY_FIELD!r}")
-        return None
+def _decode(fields: list[bytes], rejections: Rejections) -> Event | None:
+    """The event of a stream entry's fields (``[b"e", payload]``, as Redis sends them)."""
+    if len(fields) == 2 and fields[0] == _FIELD:
+        payload = fields[1]
+    else:
+        found = [v for f, v in zip(fields[::2], fields[1::2], strict=False) if f == _FIELD]
+        if not found:
+            rejections.add("MalformedFrame", f"stream entry without the field {ENTRY_FIELD!r}")
+            return None
+        payload = found[0]
     try:
         return decode(payload)
     except DataError as error:
