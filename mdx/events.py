@@ -246,16 +246,28 @@ def check_levels(levels: Levels, what: str) -> None:
             raise InvalidValue(f"{what} level price {price!r} amount {amount!r}")
 
 
-def check_trade_values(trade: Trade) -> None:
-    """The ``Trade`` rule: ``mdx.market.trades.check_trade`` and a known side."""
-    from .market.trades import check_trade  # the one trade rule; imported here because market imports events
+def valid_trade(price: float, amount: float) -> bool:
+    """True when ``price`` and ``amount`` are > 0 and their product is finite (NaN fails)."""
+    return price > 0.0 and amount > 0.0 and price * amount < INF
 
-    check_trade(trade)
-    if trade.side not in SIDES:
-        raise InvalidValue(
-            f"{trade.exchange} trade {trade.id!r} on {trade.symbol}: side {trade.side!r} must be "
-            "'buy', 'sell' or '' (unknown)"
+
+def trade_error(trade: Trade) -> InvalidValue:
+    """The error naming what of ``trade`` breaks the ``Trade`` rule (its price and amount, else its side)."""
+    if not valid_trade(trade.price, trade.amount):
+        return InvalidValue(
+            f"{trade.exchange} trade {trade.id!r} on {trade.symbol}: price {trade.price!r} and "
+            f"amount {trade.amount!r} must be finite and > 0"
         )
+    return InvalidValue(
+        f"{trade.exchange} trade {trade.id!r} on {trade.symbol}: side {trade.side!r} must be "
+        "'buy', 'sell' or '' (unknown)"
+    )
+
+
+def check_trade_values(trade: Trade) -> None:
+    """The ``Trade`` rule: ``valid_trade`` and a known side."""
+    if not (valid_trade(trade.price, trade.amount) and trade.side in SIDES):
+        raise trade_error(trade)
 
 
 def check_book_values(event: BookSnapshot | BookDelta) -> None:
@@ -311,6 +323,8 @@ __all__ = [
     "fast_constructor",
     "register_event",
     "topic_of",
+    "trade_error",
     "valid_level",
     "valid_quote",
+    "valid_trade",
 ]

@@ -26,9 +26,8 @@ bad bars (open, unaligned, impossible prices) and bars out of order ("LateBar") 
 A history that fails (an ``MdxError``, a bug, or no answer within ``history_timeout_s``) is logged and
 counted in ``rejections`` as "HistoryError"; the stream starts all the same. History bars are not source
 events: they do not count in ``events_processed`` nor move ``last_recv_ns``. Once a source's history is in,
-the objects made so far are frozen (``gc.freeze``): a full garbage collection then scans only what the
-stream made since, a few ms, not the 20-40 ms pause per process (20 dashboard kernels pausing together
-on two cores held every event for 250 ms).
+the garbage collector is settled for a long feed (``mdx.gc_tuning``: start-up's objects frozen out of full
+collections, the young generation collected less often).
 
 The statuses tell the truth about the engine:
 
@@ -51,7 +50,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
-import gc
 import logging
 import sys
 import threading
@@ -61,6 +59,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import gc_tuning
 from .cache import Cache, Key
 from .clock import Clock, LiveClock
 from .consumer import Consumer
@@ -410,7 +409,7 @@ class Session:
                 bars, kept = await self._with_stored_bars(source, name, own)
                 if bars:
                     self._take_history(bars, name, kept)
-            gc.freeze()  # what start-up made (modules, widgets, history) stays out of later full collections
+            gc_tuning.settle()  # start-up's objects out of full collections; young ones collected less often
             if isinstance(source, BatchSource) and not isinstance(source, OfflineSource):
                 await self._stream_batches(source, name, max_events, until_ns)
             else:

@@ -1,33 +1,25 @@
 """The one trade-validity rule and the one trade-id de-duplication, used by every reader and the session.
 
 A trade is valid when its price and amount are > 0 and ``price * amount`` is finite: NaN (which fails
-every comparison), infinities, zeros, negatives and an overflowing notional are rejected. The compiled
+every comparison), infinities, zeros, negatives and an overflowing notional are rejected (``valid_trade``,
+which lives beside the other value rules in ``mdx.events``). The compiled
 twin for batch bars is ``mdx.market.bar_kernel._valid`` (tests assert they agree).
 """
 
 from __future__ import annotations
 
-import math
 from collections import deque
 
-from ..errors import DuplicateTrade, InvalidValue
-from ..events import Trade
+from ..errors import DuplicateTrade
+from ..events import Trade, trade_error, valid_trade
 
 RECENT_TRADE_IDS = 4096  # per symbol: enough to catch frames replayed after a reconnect
 
 
-def valid_trade(price: float, amount: float) -> bool:
-    """True when ``price`` and ``amount`` are > 0 and their product is finite."""
-    return price > 0.0 and amount > 0.0 and price * amount < math.inf
-
-
 def check_trade(trade: Trade) -> None:
-    """Raise ``InvalidValue`` naming the trade when it breaks the validity rule."""
+    """Raise ``InvalidValue`` naming the trade when its price or amount breaks ``valid_trade``."""
     if not valid_trade(trade.price, trade.amount):
-        raise InvalidValue(
-            f"{trade.exchange} trade {trade.id!r} on {trade.symbol}: price {trade.price!r} and "
-            f"amount {trade.amount!r} must be finite and > 0"
-        )
+        raise trade_error(trade)
 
 
 class RecentTradeIds:
