@@ -13,7 +13,8 @@ Run: ``python bench/bench_fanout.py [--consumers 20] [--seconds 30] [--speed 1]`
 
 RSS is each process's ``VmRSS`` at the end of its run (sessions only: no Jupyter kernel around them).
 Beside the latency: the consumers' CPU per event after the warm-up, the entries one read brought, and
-their garbage collections (full ones with the longest pause; the young ones' total per consumer).
+their garbage collections after the warm-up (full ones with the longest pause; the young ones' total per
+consumer).
 
 The simulator's sweeps are what test the tail: a market order of a few hundred trades arrives at once,
 and all consumers must take it on two cores shared with the collector and Redis.
@@ -89,11 +90,13 @@ class Latency(Consumer):
 
 
 class GcPauses:
-    """The time of each garbage collection of the process (``gc.callbacks``), by generation."""
+    """The time of each garbage collection of the process (``gc.callbacks``) once ``latency`` samples:
+    (generation, ms)."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: Latency) -> None:
         import gc
 
+        self.latency = latency
         self.pauses: list[tuple[int, float]] = []
         self._started = 0.0
         gc.callbacks.append(self._on_gc)
@@ -101,7 +104,7 @@ class GcPauses:
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
-        else:
+        elif self.latency.samples:
             self.pauses.append((info["generation"], (time.perf_counter() - self._started) * 1e3))
 
 
@@ -135,7 +138,7 @@ def work_session(kind: str, url: str, seconds: float, out: Path) -> None:
     from mdx.session import Session
 
     latency = Latency()
-    gcs = GcPauses()
+    gcs = GcPauses(latency)
     if kind == "redis":
         from mdx.sources.redis import RedisSource
 

@@ -14,7 +14,9 @@ streams still hold instead (tests, research: the exact sequence).
 
 The source remembers the last id it read of each stream (``offsets``) and asks for the entries after
 it (``XREAD BLOCK``), so a collector restart or a Redis outage costs no event and repeats none: the
-collector keeps its ids (see ``publisher``). Redis going away is reported like an exchange going away
+collector keeps its ids (see ``publisher``). It reads over its own lean connection (``wire``): a
+publisher round in one round trip, handed to the session as one batch (``batches``; the session takes a
+``BatchSource`` a read at a time), so twenty dashboard kernels on two cores keep up with a sweep. Redis going away is reported like an exchange going away
 (``on_status``: ``reconnecting`` with the redacted reason, the attempt and the next try) and retried
 with ``backoff``; the next answer makes it ``connected`` again. A read that waited ``block_ms`` for
 nothing while the collector's heartbeat key is gone says ``stale``: "no collector is publishing". The

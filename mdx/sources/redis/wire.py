@@ -9,8 +9,9 @@ hiredis's raw replies (lists of bytes, ints, None): a stream entry stays ``[id, 
 ``Wire.open(url)`` connects to ``redis://`` or ``rediss://`` (TLS) URLs with the user, password and
 database in them (``AUTH``, ``SELECT``). Any failure — refused, reset, timed out, a wrong password — is
 a ``WireError``, a ``ConnectionError`` (so ``CONNECTION_ERRORS`` covers it) whose text never holds the
-password; after one, the connection is closed and a new ``Wire`` is opened. An error reply to a command
-(``WRONGTYPE`` ...) is a ``ResponseError`` and leaves the connection usable.
+password; after one (but for ``NOAUTH``, a missing password, which leaves it as it was), the connection is
+closed and a new ``Wire`` is opened. An error reply to a command (``WRONGTYPE`` ...) is a
+``ResponseError`` and leaves the connection usable.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .connection import check_url
 
 CONNECT_TIMEOUT_S = 2.0
 READ_SIZE = 1 << 16
+AUTH_ERRORS = ("NOAUTH", "WRONGPASS")  # error replies that are about the connection, not the command
 Command = Sequence[str | bytes | int]
 
 
@@ -112,6 +114,8 @@ class Wire:
             raise WireError(f"{type(error).__name__} {error}".strip()) from None
         for reply in replies:
             if isinstance(reply, hiredis.ReplyError):
+                if str(reply).startswith(AUTH_ERRORS):  # like a refused connection: retried, and said so
+                    raise WireError(str(reply))
                 raise ResponseError(str(reply))
         return replies
 
