@@ -16,11 +16,13 @@ The source remembers the last id it read of each stream (``offsets``) and asks f
 it (``XREAD BLOCK``), so a collector restart or a Redis outage costs no event and repeats none: the
 collector keeps its ids (see ``publisher``). It reads over its own lean connection (``wire``): a
 publisher round in one round trip, handed to the session as one batch (``batches``; the session takes a
-``BatchSource`` a read at a time), so twenty dashboard kernels on two cores keep up with a sweep. Redis going away is reported like an exchange going away
-(``on_status``: ``reconnecting`` with the redacted reason, the attempt and the next try) and retried
-with ``backoff``; the next answer makes it ``connected`` again. A read that waited ``block_ms`` for
-nothing while the collector's heartbeat key is gone says ``stale``: "no collector is publishing". The
-URL's password never shows: the source's ``name`` and every reason use ``redact_url``.
+``BatchSource`` a read at a time), so twenty dashboard kernels on two cores keep up with a sweep.
+
+Redis going away is reported like an exchange going away (``on_status``: ``reconnecting`` with the
+redacted reason, the attempt and the next try) and retried with ``backoff``; the next answer makes it
+``connected`` again. A read that waited ``block_ms`` for nothing while the collector's heartbeat key is
+gone says ``stale``: "no collector is publishing". The URL's password never shows: the source's ``name``
+and every reason use ``redact_url``.
 """
 
 from __future__ import annotations
