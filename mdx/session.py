@@ -461,9 +461,7 @@ class Session:
                 if self._take_batch(batch, name, max_events, until_ns):
                     break
 
-    def _take_batch(
-        self, batch: list[Any], name: str, max_events: int | None, until_ns: int | None
-    ) -> bool:
+    def _take_batch(self, batch: list[Any], name: str, max_events: int | None, until_ns: int | None) -> bool:
         """Process one read of a ``BatchSource`` with its open bars held to the end of it; True when
         the stream is to end (``until_ns`` passed, ``max_events`` reached, ``stop()``)."""
         bar_maker = self.bar_maker

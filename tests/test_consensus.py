@@ -296,6 +296,7 @@ def test_a_consensus_preview_is_the_last_batch_row_with_the_open_bars_and_change
     assert (preview.signal, preview.confidence, preview.votes) == (
         "SELL", 2 / 3, (("1m", "SELL"), ("5m", "SELL"), ("15m", ""))
     )  # fmt: skip
+
     def at(*minutes: int) -> pd.DatetimeIndex:
         return pd.DatetimeIndex([T0 + m * 60 * S for m in minutes], tz="UTC")
 

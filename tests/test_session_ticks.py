@@ -42,4 +42,3 @@ def test_a_silent_feed_fires_the_stale_rule_on_a_live_clock() -> None:
         await asyncio.gather(running, return_exceptions=True)
 
     asyncio.run(asyncio.wait_for(main(), 30))
-

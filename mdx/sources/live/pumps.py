@@ -175,6 +175,7 @@ async def poll_book(
     source: LiveSource, exchange: Any, symbol: str, clock: Clock, rejections: Rejections, key: str
 ) -> BookSnapshot:
     """The book over REST (``fetch_order_book``) as a snapshot."""
+
     def fetch() -> Awaitable[Any]:
         return exchange.fetch_order_book(symbol, source.book_limit)
 
