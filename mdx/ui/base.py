@@ -24,6 +24,29 @@ class Panel:
         return themed._repr_mimebundle_(**kwargs)
 
 
+class OptionalCard(Panel):
+    """A card, a title over a body, hidden until its values say it has something to show (the venue
+    table, the derivatives figures). ``_show(shown)`` shows or hides it and returns ``shown``."""
+
+    def __init__(self, title: str, body_class: str, card_class: str) -> None:
+        self.title = html("mdx-card-title", title)
+        self.body = html(body_class)
+        self.widget = widgets.VBox([self.title, self.body])
+        self.widget.add_class("mdx-card")
+        self.widget.add_class(card_class)
+        self.widget.layout.display = "none"
+
+    @property
+    def shown(self) -> bool:
+        return bool(self.widget.layout.display != "none")
+
+    def _show(self, shown: bool) -> bool:
+        display = "flex" if shown else "none"
+        if self.widget.layout.display != display:
+            self.widget.layout.display = display
+        return shown
+
+
 def html(css_class: str, value: str = "", **layout: str) -> widgets.HTML:
     """An HTML widget with a stable DOM class (for styling and for browser tests)."""
     widget = widgets.HTML(value, layout=widgets.Layout(**layout))

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from html import escape
 
-import ipywidgets as widgets
-
 from . import fmt
-from .base import Panel, html, set_html
+from .base import OptionalCard, set_html
 from .derivatives_model import NO_DERIVATIVES, DerivativesValues
 
 
@@ -36,29 +34,17 @@ def _duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
 
 
-class DerivativesPanel(Panel):
+class DerivativesPanel(OptionalCard):
     def __init__(self) -> None:
-        self.title = html("mdx-card-title", "DERIVATIVES")
-        self.body = html("mdx-derivatives")
-        self.widget = widgets.VBox([self.title, self.body])
-        self.widget.add_class("mdx-card")
-        self.widget.add_class("mdx-derivatives-panel")
+        super().__init__("DERIVATIVES", "mdx-derivatives", "mdx-derivatives-panel")
         self.values: DerivativesValues | None = None
-        self.widget.layout.display = "none"
         self.update(NO_DERIVATIVES)
-
-    @property
-    def shown(self) -> bool:
-        return self.widget.layout.display != "none"
 
     def update(self, v: DerivativesValues, force: bool = False) -> bool:
         if v is self.values and not force:
             return False
         self.values = v
-        display = "flex" if v.shown else "none"
-        if self.widget.layout.display != display:
-            self.widget.layout.display = display
-        if not v.shown:
+        if not self._show(v.shown):
             return False
         base, quote = fmt.units(v.symbol)
         set_html(

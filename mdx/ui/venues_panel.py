@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from html import escape
 
-import ipywidgets as widgets
-
 from ..market.venues import VenueRow
 from . import fmt
-from .base import Panel, html, set_html
+from .base import OptionalCard, set_html
 from .venues_model import NO_VENUES, CompositeLine, VenueValues
 
 HEAD = ("exchange", "symbol", "price", "dev bps", "p50 ms", "p99 ms", "age", "state", "")
@@ -71,32 +69,21 @@ def _composite(line: CompositeLine) -> str:
     )
 
 
-class VenuesPanel(Panel):
+class VenuesPanel(OptionalCard):
     """The venue table (see the module docstring); ``update(values)`` redraws only when they changed."""
 
     def __init__(self) -> None:
-        self.title = html("mdx-card-title", "VENUES <span class='mdx-muted'>mid · deviation from the others' "
-                          "median · latency (receive − exchange time)</span>")  # fmt: skip
-        self.body = html("mdx-venues")
-        self.widget = widgets.VBox([self.title, self.body])
-        self.widget.add_class("mdx-card")
-        self.widget.add_class("mdx-venues-panel")
+        title = ("VENUES <span class='mdx-muted'>mid · deviation from the others' median · latency "
+                 "(receive − exchange time)</span>")  # fmt: skip
+        super().__init__(title, "mdx-venues", "mdx-venues-panel")
         self.values: VenueValues | None = None
-        self.widget.layout.display = "none"
         self.update(NO_VENUES)
-
-    @property
-    def shown(self) -> bool:
-        return self.widget.layout.display != "none"
 
     def update(self, values: VenueValues, force: bool = False) -> bool:
         if values is self.values and not force:
             return False
         self.values = values
-        display = "flex" if values.shown else "none"
-        if self.widget.layout.display != display:
-            self.widget.layout.display = display
-        if not values.shown:
+        if not self._show(values.shown):
             return False
         head = "".join(f"<th>{name}</th>" for name in HEAD)
         table = (

@@ -53,6 +53,7 @@ Secrets in ``exchange_options`` (``apiKey``, ``secret``, ... — ``mdx.config.CR
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import logging
 import math
@@ -401,6 +402,15 @@ class LiveSource:
 
     async def stream(self, clock: Clock, rejections: Rejections) -> AsyncIterator[Event]:
         """Events as they arrive, until the consumer stops; raises ``SourceError`` / ``UnknownSymbol``."""
+        batches = self.batches(clock, rejections)
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                for event in batch:
+                    yield event
+
+    async def batches(self, clock: Clock, rejections: Rejections) -> AsyncIterator[list[Event]]:
+        """The events of ``stream``, a watch at a time (``BatchSource``): what one exchange message
+        brought (a pump's trades of one ``watch_trades``, a depth update), in order."""
         self._failing.clear()
         self._streamed = False
         self._report("connecting")
@@ -427,13 +437,12 @@ class LiveSource:
                 while True:
                     item = await queue.get()
                     if type(item) is list:  # a pump's events of one watch, in order
-                        for event in item:
-                            yield event
+                        yield item
                         continue
                     if isinstance(item, _Failure):
                         failure = item.error
                         break
-                    yield item
+                    yield [item]
             except MdxError as error:
                 failure = error
             except Exception as error:  # unforeseen (a bug, or ccxt failing oddly): ends the stream, redacted
