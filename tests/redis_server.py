@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,17 +30,21 @@ def _free_port() -> int:
 class RedisServer:
     """One redis-server process; ``url`` stays the same across ``stop()`` and ``start()``."""
 
-    def __init__(self, binary: str, directory: Path, password: str | None = None) -> None:
+    def __init__(
+        self, binary: str, directory: Path, password: str | None = None, tls: tuple[Path, Path] | None = None
+    ) -> None:
+        """``tls``: (certificate, key) PEM files; the server then speaks TLS only (``rediss://``)."""
         self.binary = binary
         self.directory = directory
         self.password = password
+        self.tls = tls
         self.port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://{auth}127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 30.0) -> None:
         args = [
@@ -61,6 +66,9 @@ class RedisServer:
         ]
         if self.password:
             args += ["--requirepass", self.password]
+        if self.tls:
+            args[1:3] = ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"]
+            args += ["--tls-cert-file", str(self.tls[0]), "--tls-key-file", str(self.tls[1])]
         log = (self.directory / "redis.log").open("ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -68,7 +76,7 @@ class RedisServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"redis-server exited with {self.process.returncode}; see {log.name}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                with self._probe() as sock:
                     sock.sendall(b"PING\r\n")
                     reply = sock.recv(64)
                 if reply.startswith((b"+PONG", b"-NOAUTH")):
@@ -77,6 +85,15 @@ class RedisServer:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"redis-server on port {self.port} did not answer within {timeout} s")
+
+    def _probe(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=0.5)
+        if not self.tls:
+            return sock
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context.wrap_socket(sock)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

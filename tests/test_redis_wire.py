@@ -112,3 +112,64 @@ def test_one_read_takes_a_whole_publisher_round_written_while_it_waited(redis_ur
         b"a": [str(n).encode() for n in range(1, 51, 2)],
         b"b": [str(n).encode() for n in range(2, 51, 2)],
     }
+
+
+LOOPBACK = "127.0.0.1"
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key: (certificate, key) PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mdx test redis")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+def test_a_tls_url_checks_the_certificate_unless_told_not_to(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    server = RedisServer(redis_binary(), tmp_path, tls=(cert, key))
+    server.start()
+    try:
+        assert server.url.startswith("rediss://")
+
+        async def run() -> None:
+            with pytest.raises(WireError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+                await Wire.open(server.url)  # a certificate no known authority signed
+            for query in (f"?ssl_ca_certs={cert}", "?ssl_cert_reqs=none"):
+                wire = await Wire.open(server.url + query)
+                assert await wire.call("PING") == b"PONG"
+                await wire.close()
+            with pytest.raises(WireError):  # TLS spoken to a TLS port only: plain redis:// is refused
+                wire = await Wire.open(server.url.replace("rediss://", "redis://"))
+                await wire.call("PING", timeout_s=5.0)
+
+        asyncio.run(run())
+    finally:
+        server.stop()

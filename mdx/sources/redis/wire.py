@@ -6,12 +6,12 @@ second, and twenty kernels share two cores: redis-py's asyncio client spends mos
 reads of twenty kernels alone kept a core busy. ``Wire`` writes commands packed by hiredis and hands back
 hiredis's raw replies (lists of bytes, ints, None): a stream entry stays ``[id, [field, value]]``.
 
-``Wire.open(url)`` connects to ``redis://`` or ``rediss://`` (TLS) URLs with the user, password and
-database in them (``AUTH``, ``SELECT``). Any failure — refused, reset, timed out, a wrong password — is
-a ``WireError``, a ``ConnectionError`` (so ``CONNECTION_ERRORS`` covers it) whose text never holds the
-password; after one (but for ``NOAUTH``, a missing password, which leaves it as it was), the connection is
-closed and a new ``Wire`` is opened. An error reply to a command (``WRONGTYPE`` ...) is a
-``ResponseError`` and leaves the connection usable.
+``Wire.open(url)`` connects to ``redis://`` or ``rediss://`` (TLS; ``?ssl_cert_reqs=none`` and
+``?ssl_ca_certs=PATH`` as for redis-py) URLs with the user, password and database in them (``AUTH``,
+``SELECT``). Any failure — refused, reset, timed out, a wrong or missing password, a database the
+server lacks — is a ``WireError``, a ``ConnectionError`` (so ``CONNECTION_ERRORS`` covers it) whose text
+never holds the password; the connection is then closed, and the caller opens a new ``Wire``. An error
+reply to a command (``WRONGTYPE`` ...) is a ``ResponseError`` and leaves the connection usable.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import contextlib
 import ssl
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import hiredis
 from redis.exceptions import ResponseError
@@ -54,7 +54,7 @@ class Wire:
         parts = urlsplit(check_url(url))
         host = parts.hostname or "localhost"
         port = parts.port or 6379
-        tls = ssl.create_default_context() if parts.scheme == "rediss" else None
+        tls = _tls(parts.query) if parts.scheme == "rediss" else None
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT_S):
                 reader, writer = await asyncio.open_connection(host, port, ssl=tls)
@@ -70,14 +70,14 @@ class Wire:
         if db and db != "0":
             setup.append(("SELECT", db))
         try:
-            replies = await wire.pipeline(setup, timeout_s=CONNECT_TIMEOUT_S) if setup else []
-        except ResponseError as error:  # a wrong password, a bad database: no use retrying this one
+            if setup:
+                await wire.pipeline(setup, timeout_s=CONNECT_TIMEOUT_S)
+        except ResponseError as error:  # a database the server lacks: said, and retried like an outage
             await wire.close()
             raise WireError(str(error)) from None
         except BaseException:
             await wire.close()
             raise
-        del replies
         return wire
 
     async def call(self, *command: str | bytes | int, timeout_s: float = 10.0) -> Any:
@@ -115,6 +115,7 @@ class Wire:
         for reply in replies:
             if isinstance(reply, hiredis.ReplyError):
                 if str(reply).startswith(AUTH_ERRORS):  # like a refused connection: retried, and said so
+                    self._writer.close()
                     raise WireError(str(reply))
                 raise ResponseError(str(reply))
         return replies
@@ -123,6 +124,17 @@ class Wire:
         self._writer.close()
         with contextlib.suppress(OSError, ssl.SSLError):
             await self._writer.wait_closed()
+
+
+def _tls(query: str) -> ssl.SSLContext:
+    """The TLS context of a ``rediss://`` URL: certificates verified, unless its query says
+    ``ssl_cert_reqs=none``; ``ssl_ca_certs=PATH`` names the CA file (redis-py's names for both)."""
+    options = dict(parse_qsl(query))
+    context = ssl.create_default_context(cafile=options.get("ssl_ca_certs") or None)
+    if options.get("ssl_cert_reqs", "required").lower() == "none":
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 __all__ = ["Wire", "WireError"]
