@@ -204,9 +204,8 @@ class RedisPublisher(Consumer):
             return None
         view = book.view(self.book_depth)
         return BookSnapshot(
-            market[0], market[1], view.ts_event, view.ts_recv, view.seq,
-            tuple(map(tuple, view.bids.tolist())), tuple(map(tuple, view.asks.tolist())),
-        )  # fmt: skip
+            market[0], market[1], view.ts_event, view.ts_recv, view.seq, view.bid_levels, view.ask_levels
+        )
 
     def _take_view(self, market: Key, stream: str, ts_event: int) -> None:
         """The whole book after the entry just buffered, keyed with that entry's id: where a late joiner
