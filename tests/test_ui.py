@@ -979,9 +979,11 @@ def test_a_session_mixing_exchanges_shows_each_symbol_from_the_exchange_that_str
         app.select(symbol="ETH/USDT")
         assert app.key == ("sim2", "ETH/USDT")
         assert app.tiles.values.last == session.cache.trade(("sim2", "ETH/USDT")).price
+        assert app.controls.exchange.value == "sim2"  # the menu names the exchange whose data shows
         app.select(symbol="BTC/USDT")
         assert app.key == ("sim", "BTC/USDT")
         assert app.tiles.values.last == session.cache.trade(("sim", "BTC/USDT")).price
+        assert app.controls.exchange.value == "sim"
     finally:
         app.log_buffer.detach()
         app.tap.detach()

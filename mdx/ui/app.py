@@ -219,8 +219,9 @@ class MonitorApp:
         model, controls = self.model, self.controls
         controls.symbol.value = model.symbol
         controls.timeframe.value = model.timeframe
-        if model.exchange in controls.exchange.options:
-            controls.exchange.value = model.exchange
+        shown = model.exchange_for(model.symbol)  # the exchange whose data shows: a symbol only one lists
+        if shown in controls.exchange.options:  # (a Bybit perp) moves the choice there, as the menu says
+            controls.exchange.value = shown
         self.watchlist.select(model.symbol)
         self.alerts.set_timeframe(model.timeframe)
         if changed:
