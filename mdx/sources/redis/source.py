@@ -240,8 +240,9 @@ class RedisSource:
                 event = _decode(fields, rejections)
                 if event is not None:
                     append(event)
-            self.offsets[stream.decode()] = entries[-1][0].decode()
-            self.entries += len(entries)
+            if entries:
+                self.offsets[stream.decode()] = entries[-1][0].decode()
+                self.entries += len(entries)
         return events
 
     async def _read(self, wire: Wire) -> list[Any] | None:
