@@ -26,8 +26,8 @@ bad bars (open, unaligned, impossible prices) and bars out of order ("LateBar") 
 A history that fails (an ``MdxError``, a bug, or no answer within ``history_timeout_s``) is logged and
 counted in ``rejections`` as "HistoryError"; the stream starts all the same. History bars are not source
 events: they do not count in ``events_processed`` nor move ``last_recv_ns``. Once a source's history is in,
-the garbage collector is settled for a long feed (``mdx.gc_tuning``: start-up's objects frozen out of full
-collections, the young generation collected less often).
+the garbage collector is settled for a long feed while its stream runs (``mdx.gc_tuning``: start-up's
+objects frozen out of full collections, the young generation collected less often).
 
 The statuses tell the truth about the engine:
 
@@ -410,10 +410,13 @@ class Session:
                 if bars:
                     self._take_history(bars, name, kept)
             gc_tuning.settle()  # start-up's objects out of full collections; young ones collected less often
-            if isinstance(source, BatchSource) and not isinstance(source, OfflineSource):
-                await self._stream_batches(source, name, max_events, until_ns)
-            else:
-                await self._stream_events(source, name, max_events, until_ns)
+            try:
+                if isinstance(source, BatchSource) and not isinstance(source, OfflineSource):
+                    await self._stream_batches(source, name, max_events, until_ns)
+                else:
+                    await self._stream_events(source, name, max_events, until_ns)
+            finally:
+                gc_tuning.release()
         except asyncio.CancelledError:
             self.set_status("stopped", source=name)
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -104,8 +105,11 @@ def test_a_limit_inside_a_batch_stops_at_the_event_and_still_sends_the_open_bars
 @pytest.fixture
 def gc_thresholds() -> Iterator[tuple[int, int, int]]:
     saved = gc.get_threshold()
+    assert gc_tuning.running() == 0
     yield saved
     gc.set_threshold(*saved)
+    while gc_tuning.running():
+        gc_tuning.release()
 
 
 def test_settling_the_collector_raises_the_young_threshold_and_never_lowers_it(
@@ -122,9 +126,44 @@ def test_settling_the_collector_raises_the_young_threshold_and_never_lowers_it(
     gc.set_threshold(0, middle, old)  # collection turned off stays off
     gc_tuning.settle()
     assert gc.get_threshold()[0] == 0
+    assert gc_tuning.running() == 3
+    gc_tuning.release()
+    gc_tuning.release()
+    assert gc.get_freeze_count() > 0  # one stream still runs
+    gc_tuning.release()
+    assert gc.get_freeze_count() == 0 and gc_tuning.running() == 0
 
 
-def test_a_session_settles_the_collector_once_its_history_is_in(gc_thresholds: tuple[int, int, int]) -> None:
+class FreezeSeen(Consumer):
+    takes = (Trade,)
+
+    def __init__(self) -> None:
+        self.frozen: list[int] = []
+
+    def on_event(self, event: Any) -> None:
+        self.frozen.append(gc.get_freeze_count())
+
+
+def test_a_stream_runs_settled_and_gives_the_collector_everything_back_when_it_ends(
+    gc_thresholds: tuple[int, int, int],
+) -> None:
     gc.set_threshold(700, *gc_thresholds[1:])
-    run(BatchedSource(trades(50)))
+    seen = FreezeSeen()
+    asyncio.run(Session(BatchedSource(trades(50)), timeframes=("1m",), consumers=[seen]).run())
+    assert seen.frozen and min(seen.frozen) > 0  # frozen while the stream ran
     assert gc.get_threshold()[0] == gc_tuning.YOUNG_THRESHOLD
+    assert gc.get_freeze_count() == 0 and gc_tuning.running() == 0  # and given back once it ended
+
+    class App:  # an object with a reference cycle, made before a stream starts and dropped while it runs
+        def __init__(self) -> None:
+            self.me = self
+
+    app = App()
+    probe = weakref.ref(app)
+    gc_tuning.settle()
+    del app
+    gc.collect()
+    assert probe() is not None  # frozen: kept while the stream runs
+    gc_tuning.release()
+    gc.collect()
+    assert probe() is None  # collected once it ended
