@@ -15,6 +15,7 @@ its files hold, from their first trade).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -55,6 +56,15 @@ class BatchSource(Source, Protocol):
     def batches(self, clock: Clock, rejections: Rejections) -> AsyncIterator[list[Event]]:
         """Lists of events as they arrive, one per read."""
         ...
+
+
+async def each_event(batches: AsyncIterator[list[Event]]) -> AsyncIterator[Event]:
+    """The events of ``batches`` one by one (a ``BatchSource``'s ``stream``); closes ``batches`` however
+    the caller's loop ends."""
+    async with contextlib.aclosing(batches):  # type: ignore[type-var]
+        async for batch in batches:
+            for event in batch:
+                yield event
 
 
 @runtime_checkable
@@ -116,4 +126,4 @@ def open_stream(
     return source.stream(clock, rejections)
 
 
-__all__ = ["BatchSource", "HistorySource", "OfflineSource", "Source", "open_stream", "paced"]
+__all__ = ["BatchSource", "HistorySource", "OfflineSource", "Source", "each_event", "open_stream", "paced"]

@@ -12,21 +12,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..events import Bar
+from ..market.bars import BAR_COLUMNS
 from . import reader
 
-_NAMES = (
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "quote_volume",
-    "vwap",
-    "buy_volume",
-    "sell_volume",
-    "count",
-    "ts_recv",
-)
+_NAMES = (*BAR_COLUMNS, "ts_recv")
 _COLUMNS = ", ".join(_NAMES)
 _PREFERENCE = "CASE source WHEN 'mdx' THEN 0 ELSE 1 END"
 

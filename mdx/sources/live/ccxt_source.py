@@ -53,7 +53,6 @@ Secrets in ``exchange_options`` (``apiKey``, ``secret``, ... — ``mdx.config.CR
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import difflib
 import logging
 import math
@@ -100,6 +99,7 @@ from ...market.timeframes import timeframe_ns
 from ...market.trades import RecentTradeIds
 from ...stats import Rejections
 from ...store.cache import TTLCache
+from ..base import each_event
 from .channels import CHANNELS, CORE_CHANNELS, check_channels
 from .failures import blocked_message, blocked_status, is_unreachable, retry_after_s, unreachable_message
 from .history import BarReader, ccxt_trade, closed_bars, finite_number, kline_bar, ohlcv_bar
@@ -400,13 +400,9 @@ class LiveSource:
             finally:
                 ccxt_log.removeFilter(redactor)
 
-    async def stream(self, clock: Clock, rejections: Rejections) -> AsyncIterator[Event]:
+    def stream(self, clock: Clock, rejections: Rejections) -> AsyncIterator[Event]:
         """Events as they arrive, until the consumer stops; raises ``SourceError`` / ``UnknownSymbol``."""
-        batches = self.batches(clock, rejections)
-        async with contextlib.aclosing(batches):
-            async for batch in batches:
-                for event in batch:
-                    yield event
+        return each_event(self.batches(clock, rejections))
 
     async def batches(self, clock: Clock, rejections: Rejections) -> AsyncIterator[list[Event]]:
         """The events of ``stream``, a watch at a time (``BatchSource``): what one exchange message

@@ -28,7 +28,6 @@ and every reason use ``redact_url``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -42,6 +41,7 @@ from ...errors import ConfigError, DataError, SourceUnavailable
 from ...events import Bar, Event
 from ...io.recording import decode
 from ...stats import Rejections
+from ..base import each_event
 from .connection import CONNECTION_ERRORS, Redactor, check_url, connect, describe
 from .keys import CHANNEL_NAMES, COLLECTOR_KEY, ENTRY_FIELD, MARKETS_KEY, bars_key, book_key, stream_key
 from .wire import Wire
@@ -169,13 +169,9 @@ class RedisSource:
 
     # -- the stream ---------------------------------------------------------------------------------
 
-    async def stream(self, clock: Clock, rejections: Rejections) -> AsyncIterator[Event]:
+    def stream(self, clock: Clock, rejections: Rejections) -> AsyncIterator[Event]:
         """The collector's events as they are published, from the latest values on (or the first)."""
-        batches = self.batches(clock, rejections)
-        async with contextlib.aclosing(batches):
-            async for batch in batches:
-                for event in batch:
-                    yield event
+        return each_event(self.batches(clock, rejections))
 
     async def batches(self, clock: Clock, rejections: Rejections) -> AsyncIterator[list[Event]]:
         """The events of ``stream``, a read at a time (``BatchSource``)."""
