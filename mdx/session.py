@@ -26,8 +26,11 @@ bad bars (open, unaligned, impossible prices) and bars out of order ("LateBar") 
 A history that fails (an ``MdxError``, a bug, or no answer within ``history_timeout_s``) is logged and
 counted in ``rejections`` as "HistoryError"; the stream starts all the same. History bars are not source
 events: they do not count in ``events_processed`` nor move ``last_recv_ns``. Once a source's history is in,
-the garbage collector is settled for a long feed while its stream runs (``mdx.gc_tuning``: start-up's
-objects frozen out of full collections, the young generation collected less often).
+a live source that hands over a read at a time (``BatchSource``: exchanges, a Redis collector) runs with
+the garbage collector settled for a long feed (``mdx.gc_tuning``: start-up's objects frozen out of full
+collections, the young generation collected less often). Offline sources (the simulator, replays) keep
+the interpreter's defaults: under Voilà, the simulator dashboard's mid chart sometimes stayed empty with
+the settled collector (a browser-test finding not yet explained).
 
 The statuses tell the truth about the engine:
 
@@ -409,14 +412,14 @@ class Session:
                 bars, kept = await self._with_stored_bars(source, name, own)
                 if bars:
                     self._take_history(bars, name, kept)
-            gc_tuning.settle()  # start-up's objects out of full collections; young ones collected less often
-            try:
-                if isinstance(source, BatchSource) and not isinstance(source, OfflineSource):
+            if isinstance(source, BatchSource) and not isinstance(source, OfflineSource):
+                gc_tuning.settle()  # start-up's objects out of full collections; young ones less often
+                try:
                     await self._stream_batches(source, name, max_events, until_ns)
-                else:
-                    await self._stream_events(source, name, max_events, until_ns)
-            finally:
-                gc_tuning.release()
+                finally:
+                    gc_tuning.release()
+            else:
+                await self._stream_events(source, name, max_events, until_ns)
         except asyncio.CancelledError:
             self.set_status("stopped", source=name)
             raise
